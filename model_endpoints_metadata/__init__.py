@@ -1,0 +1,10 @@
+"""GET /api/model-endpoints-metadata -> the active pipelines (never an endpoint or a key)."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.pipelines import pipelines_metadata
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda _: pipelines_metadata())

@@ -1,0 +1,10 @@
+"""GET /api/seed-data/{seed_name} -> that seed's record; 404 if unknown."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.seeds import seed_record
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: seed_record(r.route("seed_name")))

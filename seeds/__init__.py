@@ -1,0 +1,10 @@
+"""GET /api/seeds -> {"seeds": [{"seed_id", "seed_name"}]}, sorted by name."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.seeds import list_seeds
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda _: list_seeds())

@@ -1,0 +1,5 @@
+"""PostgreSQL: the connection pool, migrations and named queries. Only this package imports psycopg."""
+
+from shared.db.pool import connection
+
+__all__ = ["connection"]

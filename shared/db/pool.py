@@ -1,0 +1,86 @@
+"""One small connection pool per process, created on first use, and the edge where
+psycopg errors become the app's errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from shared.errors import Conflict, DependencyUnavailable
+from shared.settings import get_settings, on_reset
+
+log = logging.getLogger(__name__)
+
+Connection = psycopg.Connection
+_lock = threading.Lock()
+_pool: ConnectionPool | None = None
+
+
+def _open_pool() -> ConnectionPool:
+    from shared.db.migrate import migrate
+
+    settings = get_settings()
+    migrate(settings.db_url, settings.schema)
+    pool = ConnectionPool(
+        settings.db_url,
+        min_size=0,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_timeout_s,
+        max_idle=5 * 60.0,
+        # prepare_threshold=None: no server-side prepared statements, so the
+        # pool keeps working behind PgBouncer in transaction mode.
+        kwargs={
+            "row_factory": dict_row,
+            "prepare_threshold": None,
+            "connect_timeout": max(1, int(settings.db_timeout_s)),
+        },
+        check=ConnectionPool.check_connection,
+        open=True,
+        name="nachet",
+    )
+    return pool
+
+
+def _get_pool() -> ConnectionPool:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = _open_pool()
+        return _pool
+
+
+@on_reset
+def close_pool() -> None:
+    """Close the pool; the next connection() opens a new one."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.close()
+
+
+@contextmanager
+def connection() -> Iterator[Connection]:
+    """A connection in one transaction on the app's schema, committed on success.
+
+    Raises DependencyUnavailable when the database cannot be reached and
+    Conflict on a unique violation; other driver errors propagate.
+    """
+    try:
+        with _get_pool().connection() as conn:
+            # SET LOCAL, not a session setting, so that PgBouncer may hand the
+            # server connection to someone else after the transaction.
+            conn.execute("SELECT set_config('search_path', %s, true)", [get_settings().schema])
+            yield conn
+    except pg_errors.UniqueViolation as exc:
+        raise Conflict("this already exists") from exc
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        raise DependencyUnavailable("the database is unavailable") from exc

@@ -1,0 +1,232 @@
+"""The HTTP edge: typed access to JSON bodies and data URLs, and `handle`, which
+turns a service's result or AppError into the response of the API contract."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import azure.functions as func
+
+from shared.errors import AppError, BadRequest, ConfigurationError, PayloadTooLarge
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.identity import Caller
+
+log = logging.getLogger("nachet.request")
+
+_MISSING = object()
+_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*);base64,", re.I)
+
+
+def json_response(value: object, *, status: int = 200) -> func.HttpResponse:
+    """`value` as a JSON response; NaN and infinities are refused, not sent."""
+    body = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return func.HttpResponse(body, status_code=status, mimetype="application/json", charset="utf-8")
+
+
+def error_response(status: int, message: str) -> func.HttpResponse:
+    """The contract's error: a non-200 status and a JSON array holding one string."""
+    return json_response([message], status=status)
+
+
+class Body:
+    """A JSON object body with typed getters; each getter accepts the key's aliases
+    (first present wins) and raises BadRequest naming the first key."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def _get(self, keys: tuple[str, ...]) -> Any:
+        for key in keys:
+            if key in self.data and self.data[key] is not None:
+                return self.data[key]
+        return _MISSING
+
+    def has(self, *keys: str) -> bool:
+        """Whether any of `keys` is present and not null."""
+        return self._get(keys) is not _MISSING
+
+    def raw(self, *keys: str, required: bool = True) -> Any:
+        """The value as sent; None when absent and not required."""
+        value = self._get(keys)
+        if value is _MISSING:
+            if required:
+                raise BadRequest(f"{keys[0]} is missing")
+            return None
+        return value
+
+    def text(self, *keys: str, required: bool = True, max_length: int = 10_000) -> str | None:
+        """A string, stripped of surrounding white space."""
+        value = self.raw(*keys, required=required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise BadRequest(f"{keys[0]} must be a string")
+        if len(value) > max_length:
+            raise BadRequest(f"{keys[0]} is longer than {max_length} characters")
+        return value.strip()
+
+    def id(self, *keys: str, required: bool = True) -> uuid.UUID | None:
+        """A UUID."""
+        value = self.text(*keys, required=required, max_length=100)
+        if value is None:
+            return None
+        return parse_uuid(value, keys[0])
+
+    def integer(self, *keys: str, required: bool = True, minimum: int | None = None) -> int | None:
+        """A whole number (JSON integer; not a string, float or boolean)."""
+        value = self.raw(*keys, required=required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadRequest(f"{keys[0]} must be a whole number")
+        if minimum is not None and value < minimum:
+            raise BadRequest(f"{keys[0]} must be at least {minimum}")
+        return value
+
+    def number(self, *keys: str, required: bool = True) -> float | None:
+        """A finite number (integer or float; not a string or boolean)."""
+        value = self.raw(*keys, required=required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise BadRequest(f"{keys[0]} must be a number")
+        if value in (float("inf"), float("-inf")):
+            raise BadRequest(f"{keys[0]} must be a finite number")
+        return float(value)
+
+    def items(self, *keys: str, required: bool = True) -> list[Any] | None:
+        """A JSON array."""
+        value = self.raw(*keys, required=required)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise BadRequest(f"{keys[0]} must be a list")
+        return value
+
+
+def parse_uuid(value: str, name: str) -> uuid.UUID:
+    """`value` as a UUID. Raises BadRequest naming `name`."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadRequest(f"{name} is not a valid id") from None
+
+
+@dataclass(frozen=True)
+class DataUrl:
+    """A decoded data URL: the type its header claims, and the bytes."""
+
+    claimed_type: str | None
+    data: bytes
+
+
+def decode_data_url(value: object, name: str = "image") -> DataUrl:
+    """Decode `data:<type>;base64,<payload>`. Raises BadRequest, PayloadTooLarge."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{name} must be a data URL (data:image/…;base64,…)")
+    match = _DATA_URL.match(value[:200])
+    if not match:
+        raise BadRequest(f"{name} must be a data URL (data:image/…;base64,…)")
+    payload = value[match.end():]
+    limit = get_settings().max_content_bytes
+    if len(payload) * 3 // 4 > limit:
+        raise PayloadTooLarge(f"{name} is larger than {limit // (1024 * 1024)} MB")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{name} is not valid base64") from None
+    if not data:
+        raise BadRequest(f"{name} is empty")
+    claimed = match.group("type")
+    return DataUrl(claimed.lower() if claimed else None, data)
+
+
+class Request:
+    """One HTTP request as the services see it: body, route parameters and caller."""
+
+    def __init__(self, http: func.HttpRequest) -> None:
+        self.http = http
+        # Who the request acts for, once known: logged with the response.
+        self.known_user_id: uuid.UUID | None = None
+
+    @cached_property
+    def body(self) -> Body:
+        """The JSON object body. Raises PayloadTooLarge, BadRequest."""
+        raw = self.http.get_body() or b""
+        limit = get_settings().max_content_bytes
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit // (1024 * 1024)} MB")
+        if not raw.strip():
+            return Body({})
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("the request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return Body(data)
+
+    def route(self, name: str) -> str:
+        """A route parameter, e.g. {seed_name}."""
+        return self.http.route_params.get(name, "")
+
+    @cached_property
+    def caller(self) -> Caller:
+        """Who is asking (registered on first sight). Raises Unauthorized, BadRequest."""
+        from shared.identity import resolve_caller
+
+        caller = resolve_caller(self)
+        self.known_user_id = caller.user_id
+        return caller
+
+    def user_id(self, *keys: str) -> uuid.UUID:
+        """The user the body names under `keys`, which must be the caller. Raises
+        BadRequest, Unauthorized, Forbidden, NotFound."""
+        from shared.identity import named_user
+
+        self.known_user_id = named_user(self, keys)
+        return self.known_user_id
+
+
+def handle(
+    req: func.HttpRequest, action: Callable[[Request], object], *, identify: bool = True
+) -> func.HttpResponse:
+    """Run `action` for `req` and render its result as a 200 JSON response.
+
+    With `identify`, the caller must be known before anything else is looked at
+    (outside local mode, where identity comes from the platform). The only
+    catch-all of the app: an AppError is answered with its status and message,
+    anything else is logged and answered 500 without details.
+    """
+    started = time.perf_counter()
+    request = Request(req)
+    try:
+        if identify and not get_settings().local_mode:
+            request.caller  # noqa: B018 - resolves the caller, or raises 401
+        response = json_response(action(request))
+    except AppError as exc:
+        response = error_response(exc.status, exc.message)
+    except ConfigurationError as exc:
+        log.error("%s", exc)
+        response = error_response(500, "the app is misconfigured; see its log")
+    except Exception:
+        log.exception("unhandled error in %s", action.__qualname__)
+        response = error_response(500, "internal error")
+    log.info(
+        "%s %s %d %.0fms user=%s",
+        action.__module__, req.method, response.status_code,
+        (time.perf_counter() - started) * 1000, request.known_user_id or "-",
+    )
+    return response

@@ -1,0 +1,157 @@
+"""Who is asking: the App Service Authentication principal, a Vouch cookie, or in
+local mode the body's email or the dev email (API.md, Identity and ownership)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.http import Request
+
+PRINCIPAL_HEADER = "x-ms-client-principal"
+VOUCH_COOKIE = "jxVouchCookie"
+_EMAIL_CLAIMS = ("email", "emails", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress")
+_NAME_CLAIMS = ("name", "preferred_username", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
+_EMAIL = re.compile(r"^[^@\s\"'<>(),;:\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The user behind a request."""
+
+    user_id: UUID
+    email: str
+
+
+def valid_email(value: str, source: str) -> str:
+    """`value` lower-cased, if it is an email address. Raises BadRequest naming `source`."""
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise BadRequest(f"{source} is not a valid email address")
+    return value.lower()
+
+
+def _b64decode(text: str, *, urlsafe: bool) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(padded) if urlsafe else base64.b64decode(padded)
+
+
+def _principal_email(header: str) -> str:
+    try:
+        principal = json.loads(_b64decode(header, urlsafe=False))
+        claims = {c["typ"]: c["val"] for c in principal.get("claims", []) if "typ" in c and "val" in c}
+    except (ValueError, binascii.Error, TypeError, AttributeError, KeyError):
+        raise Unauthorized("the App Service principal header is malformed") from None
+    name_claims = (principal.get("name_typ"), *_NAME_CLAIMS)
+    for typ in (*_EMAIL_CLAIMS, *name_claims):
+        if typ and isinstance(claims.get(typ), str) and claims[typ]:
+            return valid_email(claims[typ], "the principal's email")
+    raise Unauthorized("the App Service principal has no email or name claim")
+
+
+def _vouch_email(cookie: str) -> str:
+    import jwt  # PyJWT: only requests that carry a cookie pay for it
+
+    settings = get_settings()
+    if not settings.vouch_jwt_secret and not settings.local_mode:
+        raise Unauthorized("Vouch cookies are not accepted: NACHET_VOUCH_JWT_SECRET is not set")
+    try:
+        token = gzip.decompress(_b64decode(cookie, urlsafe=True)).decode()
+    except (ValueError, binascii.Error, OSError, EOFError, UnicodeDecodeError):
+        raise Unauthorized("the Vouch cookie is malformed") from None
+    try:
+        if settings.vouch_jwt_secret:
+            claims = jwt.decode(
+                token, settings.vouch_jwt_secret, algorithms=["HS256", "HS384", "HS512"],
+                options={"verify_aud": False},
+            )
+        else:
+            claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the Vouch cookie has expired") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("the Vouch cookie's signature is not valid") from None
+    custom = claims.get("CustomClaims") or {}
+    email = custom.get("email") if isinstance(custom, dict) else None
+    if not isinstance(email, str) or not email:
+        email = claims.get("username")
+    if not isinstance(email, str) or not email:
+        raise Unauthorized("the Vouch cookie names no email")
+    return valid_email(email, "the Vouch cookie's email")
+
+
+def _cookie(request: Request, name: str) -> str | None:
+    header = request.http.headers.get("cookie")
+    if not header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+def caller_email(request: Request) -> str:
+    """The caller's email, from the first source that applies. Raises Unauthorized, BadRequest."""
+    settings = get_settings()
+    principal = request.http.headers.get(PRINCIPAL_HEADER)
+    if principal:
+        if not settings.easy_auth_enabled:
+            # Without App Service Authentication in front, anyone can send this header.
+            raise Unauthorized("the App Service principal header is not trusted: authentication is off")
+        return _principal_email(principal)
+    cookie = _cookie(request, VOUCH_COOKIE)
+    if cookie:
+        return _vouch_email(cookie)
+    if settings.local_mode:
+        email = request.body.text("email", required=False)
+        if email:
+            return valid_email(email, "email")
+        if settings.dev_user_email:
+            return valid_email(settings.dev_user_email, "NACHET_DEV_USER_EMAIL")
+        raise Unauthorized("no identity: send an email or set NACHET_DEV_USER_EMAIL")
+    raise Unauthorized("no identity: sign in first")
+
+
+def resolve_caller(request: Request) -> Caller:
+    """The caller, registered on first sight. Raises Unauthorized, BadRequest, DependencyUnavailable."""
+    from shared.services.users import get_or_register
+
+    email = caller_email(request)
+    return Caller(get_or_register(email), email)
+
+
+def named_user(request: Request, keys: tuple[str, ...]) -> UUID:
+    """The user id that the body names under `keys` (all spellings must agree).
+
+    Outside local mode it must be the caller's own id (Forbidden otherwise); in
+    local mode the named user is trusted but must exist (NotFound otherwise).
+    """
+    from shared.services.users import user_exists
+
+    named = {request.body.id(key) for key in keys if request.body.has(key)}
+    if not named:
+        raise BadRequest(f"{keys[0]} is missing")
+    if len(named) > 1:
+        raise BadRequest(f"{' and '.join(keys)} name different users")
+    user_id = named.pop()
+    if get_settings().local_mode:
+        if not user_exists(user_id):
+            raise NotFound("unknown user")
+        return user_id
+    if user_id != request.caller.user_id:
+        raise Forbidden("you may only act as yourself")
+    return user_id

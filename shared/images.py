@@ -1,0 +1,120 @@
+"""The only module that imports Pillow: decoding with size and pixel caps, the real
+format from the bytes, EXIF orientation, crops and thumbnails."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shared.errors import PayloadTooLarge, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+# Pillow format name -> the extension used in blob names.
+EXTENSIONS = {
+    "JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "WEBP": "webp",
+    "MPO": "jpg",
+}
+# Pillow format name -> the MIME type stored and sent back.
+MIME_TYPES = {
+    "JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "BMP": "image/bmp",
+    "TIFF": "image/tiff", "WEBP": "image/webp", "MPO": "image/jpeg",
+}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded picture: upright (EXIF applied) RGB pixels and the facts of its file."""
+
+    image: Image
+    format: str  # Pillow's name: JPEG, PNG…
+    width: int  # of the upright image
+    height: int
+    sha256: str
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+    @property
+    def content_type(self) -> str:
+        return MIME_TYPES[self.format]
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 of `data`, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _to_rgb(img: Image) -> Image:
+    from PIL import Image as PILImage
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grey: scale to 8 bits instead of clipping everything to white.
+        img = img.point(lambda v: v / 256).convert("L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        background = PILImage.new("RGBA", img.size, (255, 255, 255, 255))
+        img = PILImage.alpha_composite(background, img)
+    return img.convert("RGB")
+
+
+def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
+    """Decode an image file: the real format from its bytes, the first frame, EXIF
+    orientation applied, RGB.
+
+    Raises UnsupportedMediaType (not an image of a supported format, or corrupt) and
+    PayloadTooLarge (more than `max_pixels` pixels, checked before any pixel is decoded).
+    """
+    from PIL import Image as PILImage
+    from PIL import ImageOps, UnidentifiedImageError
+
+    PILImage.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, as a second line
+    try:
+        img = PILImage.open(io.BytesIO(data))
+        if img.format not in EXTENSIONS:
+            raise UnsupportedMediaType(f"{img.format} images are not supported")
+        if img.width * img.height > max_pixels:
+            raise PayloadTooLarge(f"the image has more than {max_pixels} pixels")
+        fmt = img.format
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        img = _to_rgb(img)
+    except UnidentifiedImageError:
+        raise UnsupportedMediaType("the file is not a supported image") from None
+    except PILImage.DecompressionBombError:
+        raise PayloadTooLarge(f"the image has more than {max_pixels} pixels") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise UnsupportedMediaType("the image is truncated or corrupt") from None
+    return DecodedImage(img, fmt, img.width, img.height, sha256_hex(data))
+
+
+def encode(img: Image, fmt: str) -> bytes:
+    """`img` encoded in Pillow format `fmt` (JPEG, PNG…)."""
+    out = io.BytesIO()
+    if fmt in ("JPEG", "MPO"):
+        img.save(out, format="JPEG", quality=92)
+    else:
+        img.save(out, format=fmt)
+    return out.getvalue()
+
+
+def crop(img: Image, box: tuple[int, int, int, int]) -> Image:
+    """The region (left, top, right, bottom) of `img`, clamped to the image (at least 1 px)."""
+    left = min(max(0, box[0]), img.width - 1)
+    top = min(max(0, box[1]), img.height - 1)
+    right = max(min(img.width, box[2]), left + 1)
+    bottom = max(min(img.height, box[3]), top + 1)
+    return img.crop((left, top, right, bottom))
+
+
+def thumbnail_webp(img: Image, *, longest_px: int = 256) -> bytes:
+    """A WebP thumbnail whose longest side is at most `longest_px`."""
+    thumb = img.copy()
+    thumb.thumbnail((longest_px, longest_px))
+    out = io.BytesIO()
+    thumb.save(out, format="WEBP", quality=80)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""The inference pipeline: model adapters, the runner and post-processing."""

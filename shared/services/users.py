@@ -1,0 +1,33 @@
+"""Users: registration on first sight, with the default folder."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from shared.db import connection
+from shared.db.queries import folders, users
+
+DEFAULT_FOLDER = "General"
+
+
+def get_or_register(email: str) -> UUID:
+    """The id of the user with `email`, registering it (with its folder General) if new.
+
+    Raises DependencyUnavailable.
+    """
+    with connection() as conn:
+        user_id = users.find_id_by_email(conn, email)
+        if user_id is not None:
+            return user_id
+        user_id = users.insert(conn, email)
+        if user_id is None:  # registered concurrently: that transaction has committed
+            return users.find_id_by_email(conn, email)
+        folder_id = folders.insert(conn, user_id, DEFAULT_FOLDER)
+        users.set_default_folder(conn, user_id, folder_id)
+        return user_id
+
+
+def user_exists(user_id: UUID) -> bool:
+    """Whether `user_id` names a registered user."""
+    with connection() as conn:
+        return users.exists(conn, user_id)

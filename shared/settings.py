@@ -1,0 +1,230 @@
+"""App settings: read from the environment once, validated together, typed.
+
+Every setting the app reads is here, with its default. A missing or malformed
+setting is reported with all the others in one ConfigurationError, raised by
+`get_settings()`: the local host calls it at start-up and every function on its
+first request, so a bad deployment fails loudly instead of mid-request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+from shared.errors import ConfigurationError
+
+# The Azurite account is public and well known; azure-storage-blob does not
+# understand the `UseDevelopmentStorage=true` shorthand that Functions uses.
+DEVELOPMENT_STORAGE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
+    "KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+)
+DEFAULT_EXTENSIONS = ("jpeg", "jpg", "png", "gif", "bmp", "tiff", "webp")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated app settings; see local.settings.json.template for each one."""
+
+    db_url: str
+    schema: str
+    storage_connection_string: str
+    pictures_container: str
+    thumbnails_container: str
+    max_content_bytes: int
+    valid_extensions: frozenset[str]
+    max_width: int
+    max_height: int
+    max_image_pixels: int
+    local_mode: bool
+    easy_auth_enabled: bool
+    vouch_jwt_secret: str | None
+    dev_user_email: str | None
+    archive_user_email: str
+    frontend_origins: tuple[str, ...]
+    blob_pipeline_container: str | None
+    blob_pipeline_version: str | None
+    blob_pipeline_decryption_key: str | None = field(repr=False)
+    db_pool_max_size: int
+    db_timeout_s: float
+    model_connect_timeout_s: float
+    model_read_timeout_s: float
+    model_max_in_flight: int
+
+
+class _Reader:
+    """Reads settings from a mapping and collects every problem instead of stopping at one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:
+            self.problems.append(f"{name} is not set")
+            return ""
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not value >= minimum or value == float("inf"):
+            self.problems.append(f"{name} must be a number >= {minimum:g}, not {raw!r}")
+            return default
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int = 1) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if not re.fullmatch(r"\d+", raw) or int(raw) < minimum:
+            self.problems.append(f"{name} must be a whole number >= {minimum}, not {raw!r}")
+            return default
+        return int(raw)
+
+    def flag(self, name: str) -> bool:
+        raw = (self.text(name) or "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            self.problems.append(f"{name} must be true or false, not {raw!r}")
+        return raw in ("true", "1")
+
+    def json_value(self, name: str, default: object) -> object:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return json.loads(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be JSON, not {raw!r}")
+            return default
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.problems.append(message)
+
+
+def _extensions(r: _Reader) -> frozenset[str]:
+    value = r.json_value("NACHET_VALID_EXTENSION", list(DEFAULT_EXTENSIONS))
+    ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
+    r.check(bool(ok), 'NACHET_VALID_EXTENSION must be a JSON list of formats like ["png","jpeg"]')
+    names = {v.lower().lstrip(".") for v in value} if ok else set(DEFAULT_EXTENSIONS)
+    # jpg and jpeg are one format.
+    if names & {"jpg", "jpeg"}:
+        names |= {"jpg", "jpeg"}
+    return frozenset(names)
+
+
+def _dimension(r: _Reader) -> tuple[int, int]:
+    value = r.json_value("NACHET_VALID_DIMENSION", {"width": 1920, "height": 1080})
+    ok = (
+        isinstance(value, dict)
+        and all(isinstance(value.get(k), int) and value[k] > 0 for k in ("width", "height"))
+    )
+    r.check(ok, 'NACHET_VALID_DIMENSION must be JSON like {"width": 1920, "height": 1080}')
+    return (value["width"], value["height"]) if ok else (1920, 1080)
+
+
+def _storage(r: _Reader) -> str:
+    value = r.required("NACHET_AZURE_STORAGE_CONNECTION_STRING")
+    if value.replace(" ", "").lower() == "usedevelopmentstorage=true":
+        return DEVELOPMENT_STORAGE
+    r.check(
+        not value or "AccountName=" in value or "BlobEndpoint=" in value,
+        "NACHET_AZURE_STORAGE_CONNECTION_STRING is not a storage connection string",
+    )
+    return value
+
+
+def _container(r: _Reader, name: str, default: str) -> str:
+    value = r.text(name, default) or default
+    r.check(bool(_CONTAINER.match(value)), f"{name} is not a valid container name: {value!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Return the settings in `env`; raise ConfigurationError naming every bad one."""
+    r = _Reader(env)
+    db_url = r.required("NACHET_DB_URL")
+    r.check(
+        not db_url or db_url.startswith(("postgresql://", "postgres://")) or "=" in db_url,
+        "NACHET_DB_URL must be a PostgreSQL URL (postgresql://…)",
+    )
+    schema = r.text("NACHET_SCHEMA", "nachet") or "nachet"
+    r.check(bool(_IDENTIFIER.match(schema)), f"NACHET_SCHEMA is not a plain lower-case name: {schema!r}")
+    max_width, max_height = _dimension(r)
+    nachet_env = (r.text("NACHET_ENV", "production") or "").lower()
+    origins = tuple(
+        o.strip().rstrip("/") for o in (r.text("NACHET_FRONTEND_PUBLIC_URL") or "").split(",") if o.strip()
+    )
+    settings = Settings(
+        db_url=db_url,
+        schema=schema,
+        storage_connection_string=_storage(r),
+        pictures_container=_container(r, "NACHET_PICTURES_CONTAINER", "nachet-pictures"),
+        thumbnails_container=_container(r, "NACHET_THUMBNAILS_CONTAINER", "nachet-thumbnails"),
+        max_content_bytes=int(r.number("NACHET_MAX_CONTENT_LENGTH", 16, minimum=0.001) * 1024 * 1024),
+        valid_extensions=_extensions(r),
+        max_width=max_width,
+        max_height=max_height,
+        max_image_pixels=r.integer("NACHET_MAX_IMAGE_PIXELS", 40_000_000),
+        local_mode=nachet_env == "local",
+        easy_auth_enabled=r.flag("WEBSITE_AUTH_ENABLED"),
+        vouch_jwt_secret=r.text("NACHET_VOUCH_JWT_SECRET"),
+        dev_user_email=r.text("NACHET_DEV_USER_EMAIL"),
+        archive_user_email=(r.text("NACHET_ARCHIVE_USER_EMAIL", "archive@nachet.local") or "").lower(),
+        frontend_origins=origins,
+        blob_pipeline_container=r.text("NACHET_BLOB_PIPELINE_NAME"),
+        blob_pipeline_version=r.text("NACHET_BLOB_PIPELINE_VERSION"),
+        blob_pipeline_decryption_key=r.text("NACHET_BLOB_PIPELINE_DECRYPTION_KEY"),
+        db_pool_max_size=r.integer("NACHET_DB_POOL_MAX_SIZE", 4),
+        db_timeout_s=r.number("NACHET_DB_TIMEOUT_S", 5.0, minimum=0.1),
+        model_connect_timeout_s=r.number("NACHET_MODEL_CONNECT_TIMEOUT_S", 5.0, minimum=0.01),
+        model_read_timeout_s=r.number("NACHET_MODEL_READ_TIMEOUT_S", 60.0, minimum=0.01),
+        model_max_in_flight=r.integer("NACHET_MODEL_MAX_IN_FLIGHT", 8),
+    )
+    r.check(
+        nachet_env in ("local", "production", "development", "test", "staging"),
+        f"NACHET_ENV must be local or production, not {nachet_env!r}",
+    )
+    if r.problems:
+        raise ConfigurationError("Invalid app settings: " + "; ".join(r.problems))
+    return settings
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use. Raises ConfigurationError."""
+    return load_settings(os.environ)
+
+
+_reset_hooks: list[Callable[[], None]] = []
+
+
+def on_reset(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register `hook` to drop a client built from the settings when they are reloaded."""
+    _reset_hooks.append(hook)
+    return hook
+
+
+def reset() -> None:
+    """Forget the settings and every client built from them (tests switch databases)."""
+    for hook in _reset_hooks:
+        hook()
+    get_settings.cache_clear()

@@ -1,0 +1,108 @@
+"""Blob Storage: one service client per process, containers created on first use,
+and the edge where azure-storage-blob errors become the app's errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+
+from shared.errors import DependencyUnavailable, NotFound
+from shared.settings import get_settings, on_reset
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_client: BlobServiceClient | None = None
+_ready_containers: set[str] = set()
+
+
+def _service() -> BlobServiceClient:
+    global _client
+    with _lock:
+        if _client is None:
+            _client = BlobServiceClient.from_connection_string(
+                get_settings().storage_connection_string,
+                connection_timeout=5,
+                read_timeout=60,
+                retry_total=2,
+                retry_backoff_factor=0.2,
+            )
+        return _client
+
+
+@on_reset
+def close_client() -> None:
+    """Drop the client; the next call makes a new one from the settings."""
+    global _client
+    with _lock:
+        client, _client = _client, None
+        _ready_containers.clear()
+    if client is not None:
+        client.close()
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ResourceNotFoundError as exc:
+        raise NotFound(f"{what} was not found") from exc
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        log.warning("storage unavailable during %s: %s", what, type(exc).__name__)
+        raise DependencyUnavailable("the storage is unavailable") from exc
+    except AzureError as exc:
+        log.warning("storage error during %s: %s", what, type(exc).__name__)
+        raise DependencyUnavailable("the storage is unavailable") from exc
+
+
+def container(name: str) -> ContainerClient:
+    """The container `name`, created if this process has not seen it yet."""
+    client = _service().get_container_client(name)
+    if name not in _ready_containers:
+        with _translated(f"container {name}"), suppress(ResourceExistsError):
+            client.create_container()
+        _ready_containers.add(name)
+    return client
+
+
+def upload(container_name: str, blob_name: str, data: bytes, *, content_type: str) -> None:
+    """Write the blob, replacing any blob of that name. Raises DependencyUnavailable."""
+    with _translated(f"blob {blob_name}"):
+        container(container_name).upload_blob(
+            blob_name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
+        )
+
+
+def download(container_name: str, blob_name: str) -> bytes:
+    """The blob's bytes. Raises NotFound and DependencyUnavailable."""
+    with _translated(f"blob {blob_name}"):
+        return container(container_name).download_blob(blob_name).readall()
+
+
+def delete(container_name: str, blob_name: str) -> None:
+    """Delete the blob if it exists. Raises DependencyUnavailable."""
+    with _translated(f"blob {blob_name}"), suppress(ResourceNotFoundError):
+        container(container_name).delete_blob(blob_name)
+
+
+def list_names(container_name: str, *, prefix: str | None = None) -> list[str]:
+    """Names of the blobs in the container, under `prefix` when given."""
+    with _translated(f"container {container_name}"):
+        return [b.name for b in container(container_name).list_blobs(name_starts_with=prefix)]
+
+
+def ping() -> None:
+    """Make one real request to the storage account. Raises DependencyUnavailable."""
+    with _translated("storage account"):
+        _service().get_account_information()

@@ -1,0 +1,206 @@
+"""Test harness: one embedded PostgreSQL and one Azurite per run, one local host serving
+the app over real HTTP, and for each test a fresh database (a copy of a migrated
+template) and fresh containers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from psycopg.conninfo import make_conninfo
+
+from devhost.server import Dispatcher, HostServer
+from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
+from devhost.settings_file import HostSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = "nachet"
+TEMPLATE_DB = "nachet_template"
+WEB_ORIGIN = "http://localhost:5173"
+
+
+@dataclass
+class Services:
+    """The session's PostgreSQL server (admin URL) and Azurite connection string."""
+
+    admin_url: str
+    storage: str
+    postgres: Any = field(repr=False)
+
+    def db_url(self, dbname: str) -> str:
+        return make_conninfo(self.admin_url, dbname=dbname)
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    from shared.db.migrate import migrate
+
+    data = tmp_path_factory.mktemp("services")
+    postgres = start_postgres(data / "postgres")
+    port = free_port()
+    azurite = start_azurite(ROOT, data / "azurite", port)
+    admin_url = postgres.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    migrate(make_conninfo(admin_url, dbname=TEMPLATE_DB), SCHEMA)
+    yield Services(admin_url, azurite_connection_string(port), postgres)
+    stop(azurite)
+    postgres.cleanup()
+
+
+@pytest.fixture(scope="session")
+def host() -> Iterator[str]:
+    """The local host serving the app in this process; returns its base URL."""
+    dispatcher = Dispatcher(ROOT)
+    server = HostServer(("127.0.0.1", 0), dispatcher, HostSettings(0, (WEB_ORIGIN,), True))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class App:
+    """The app as one test sees it: its URL, database and containers."""
+
+    base_url: str
+    db_url: str
+    pictures_container: str
+    thumbnails_container: str
+    storage: str
+
+    def sql(self, query: str, params: Any = None) -> list[tuple]:
+        """Run SQL on the test's database (in the app's schema) and return the rows."""
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            conn.execute(f"SET search_path TO {SCHEMA}")
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def blobs(self, container: str | None = None) -> list[str]:
+        """Names of the blobs in a container (the pictures container by default)."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.blob import BlobServiceClient
+
+        client = BlobServiceClient.from_connection_string(self.storage)
+        try:
+            return sorted(b.name for b in client.get_container_client(
+                container or self.pictures_container).list_blobs())
+        except ResourceNotFoundError:
+            return []
+
+
+def app_env(services: Services, dbname: str, suffix: str) -> dict[str, str]:
+    """The app settings of one test: production mode behind App Service Authentication."""
+    return {
+        "NACHET_DB_URL": services.db_url(dbname),
+        "NACHET_SCHEMA": SCHEMA,
+        "NACHET_AZURE_STORAGE_CONNECTION_STRING": services.storage,
+        "AzureWebJobsStorage": services.storage,
+        "NACHET_PICTURES_CONTAINER": f"pictures-{suffix}",
+        "NACHET_THUMBNAILS_CONTAINER": f"thumbnails-{suffix}",
+        "NACHET_ENV": "production",
+        "WEBSITE_AUTH_ENABLED": "true",
+        "NACHET_DB_TIMEOUT_S": "3",
+        "NACHET_MODEL_CONNECT_TIMEOUT_S": "2",
+        "NACHET_MODEL_READ_TIMEOUT_S": "5",
+    }
+
+
+@pytest.fixture
+def app(services: Services, host: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """A fresh database and fresh containers for this test, with the host pointed at them.
+    Change settings with monkeypatch.setenv, then call shared.settings.reset()."""
+    from shared import settings
+
+    suffix = uuid.uuid4().hex[:12]
+    dbname = f"test_{suffix}"
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {dbname} TEMPLATE {TEMPLATE_DB}")
+    env = app_env(services, dbname, suffix)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("NACHET_DEV_USER_EMAIL", "NACHET_VOUCH_JWT_SECRET", "NACHET_MAX_CONTENT_LENGTH"):
+        monkeypatch.delenv(key, raising=False)
+    settings.reset()
+    yield App(host, env["NACHET_DB_URL"], env["NACHET_PICTURES_CONTAINER"],
+              env["NACHET_THUMBNAILS_CONTAINER"], services.storage)
+    settings.reset()
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+def principal_header(email: str) -> str:
+    """An App Service Authentication principal header for `email`."""
+    principal = {
+        "auth_typ": "aad",
+        "name_typ": "name",
+        "claims": [{"typ": "email", "val": email}, {"typ": "name", "val": "Analyst"}],
+    }
+    return base64.b64encode(json.dumps(principal).encode()).decode()
+
+
+class Client:
+    """Calls the app over HTTP as one signed-in user (App Service principal header)."""
+
+    def __init__(self, base_url: str, email: str | None) -> None:
+        self.base_url = base_url
+        self.email = email
+        self.session = requests.Session()
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        out = {"Content-Type": "application/json"}
+        if self.email:
+            out["X-MS-CLIENT-PRINCIPAL"] = principal_header(self.email)
+        return {**out, **(headers or {})}
+
+    def post(self, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
+             data: bytes | str | None = None, timeout: float = 60) -> requests.Response:
+        payload = data if data is not None else json.dumps(body if body is not None else {})
+        return self.session.post(f"{self.base_url}/{path.lstrip('/')}", data=payload,
+                                 headers=self._headers(headers), timeout=timeout)
+
+    def get(self, path: str, *, headers: dict[str, str] | None = None,
+            timeout: float = 60) -> requests.Response:
+        return self.session.get(f"{self.base_url}/{path.lstrip('/')}",
+                                headers=self._headers(headers), timeout=timeout)
+
+    def user_id(self) -> str:
+        """This user's id (registering it on first call)."""
+        r = self.post("get-user-id", {"email": ""})
+        assert r.status_code == 200, r.text
+        return r.json()["user_id"]
+
+
+@pytest.fixture
+def client(app: App) -> Client:
+    """A signed-in user of its own."""
+    return Client(app.base_url, f"analyst-{uuid.uuid4().hex[:8]}@example.org")
+
+
+@pytest.fixture
+def make_client(app: App):
+    """Make more signed-in users: make_client() or make_client("name@example.org")."""
+    def make(email: str | None = None) -> Client:
+        return Client(app.base_url, email or f"user-{uuid.uuid4().hex[:8]}@example.org")
+    return make
+
+
+def assert_error(response: requests.Response, status: int, *words: str) -> None:
+    """The response is the contract's error: `status`, a JSON array of one string
+    that mentions each of `words` (case-insensitive)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert isinstance(body, list) and len(body) == 1 and isinstance(body[0], str), body
+    for word in words:
+        assert word.lower() in body[0].lower(), (word, body[0])
