@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from shared.images import DecodedImage
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,46 @@ class Detection:
 
     box: FractionBox
     guesses: tuple[Guess, ...]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of a pipeline as stored (DATA.md `model`): how to call it.
+
+    The key is never held here in clear: `api_key_setting` names the app setting
+    that holds it, or `api_key_encrypted` is a Fernet token decrypted at call time.
+    """
+
+    id: UUID
+    name: str
+    type: str  # the adapter: azureml-seed-detector, azureml-classifier, builtin-seed-detector…
+    task: str  # object-detection | classification
+    version: str
+    endpoint: str | None = None
+    deployment: str | None = None
+    content_type: str | None = None
+    api_key_setting: str | None = None
+    api_key_encrypted: str | None = None
+    labels: tuple[str, ...] = ()  # azureml-classifier-filter: the labels it reclassifies
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A pipeline as stored: its models in call order."""
+
+    id: UUID
+    name: str
+    version: str
+    models: tuple[ModelSpec, ...]
+
+
+class Adapter(Protocol):
+    """Calls one model: takes the picture and the detections so far (empty for the
+    first model of a pipeline), returns the detections after this model.
+
+    Raises ModelEndpointFailed (502) or ModelEndpointTimeout (504) naming the model.
+    """
+
+    def __call__(
+        self, model: ModelSpec, picture: DecodedImage, detections: list[Detection]
+    ) -> list[Detection]: ...

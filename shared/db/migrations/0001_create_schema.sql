@@ -60,6 +60,7 @@ CREATE TABLE model (
     task             text NOT NULL,
     endpoint         text,
     api_key_setting  text,
+    api_key_encrypted text,  -- a Fernet token, decrypted only at call time
     deployment       text,
     content_type     text,
     version          text NOT NULL,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from psycopg import Connection
 
+from shared.pipeline.types import ModelSpec, PipelineSpec
+
 
 def list_active(conn: Connection) -> list[dict]:
     """Active pipelines with their model names in call order, the default first."""
@@ -20,3 +22,40 @@ def list_active(conn: Connection) -> list[dict]:
         ORDER BY p.is_default DESC, p.name
         """
     ).fetchall()
+
+
+def load(conn: Connection, name: str | None) -> PipelineSpec | None:
+    """The active pipeline named `name` (the default one when None) with its models in
+    call order, or None."""
+    row = conn.execute(
+        """
+        SELECT id, name, version FROM pipeline
+        WHERE active AND CASE WHEN %(name)s::text IS NULL THEN is_default ELSE name = %(name)s END
+        """,
+        {"name": name},
+    ).fetchone()
+    if row is None:
+        return None
+    models = conn.execute(
+        """
+        SELECT m.id, m.name, m.type, m.task, m.version, m.endpoint, m.deployment, m.content_type,
+               m.api_key_setting, m.api_key_encrypted, m.data
+        FROM pipeline_model pm JOIN model m ON m.id = pm.model_id
+        WHERE pm.pipeline_id = %s ORDER BY pm.position
+        """,
+        [row["id"]],
+    ).fetchall()
+    return PipelineSpec(
+        id=row["id"],
+        name=row["name"],
+        version=row["version"],
+        models=tuple(
+            ModelSpec(
+                id=m["id"], name=m["name"], type=m["type"], task=m["task"], version=m["version"],
+                endpoint=m["endpoint"], deployment=m["deployment"], content_type=m["content_type"],
+                api_key_setting=m["api_key_setting"], api_key_encrypted=m["api_key_encrypted"],
+                labels=tuple(m["data"].get("labels", ())),
+            )
+            for m in models
+        ),
+    )
