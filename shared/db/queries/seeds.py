@@ -15,3 +15,11 @@ def find_by_name(conn: Connection, name: str) -> dict | None:
     return conn.execute(
         "SELECT id, name, object_type_id, data FROM seed WHERE lower(name) = lower(%s)", [name]
     ).fetchone()
+
+
+def insert_missing(conn: Connection, names: list[str]) -> list[dict]:
+    """Add the names that the catalogue lacks (any case); return every seed so named as {id, name}."""
+    conn.execute("INSERT INTO seed (name) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [names])
+    return conn.execute(
+        "SELECT id, name FROM seed WHERE lower(name) = ANY(%s)", [[n.lower() for n in names]]
+    ).fetchall()
