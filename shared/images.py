@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,6 +64,63 @@ def _to_rgb(img: Image) -> Image:
     return img.convert("RGB")
 
 
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image file's header says, read before any pixel is decoded."""
+
+    format: str  # Pillow's name: JPEG, PNG…
+    width: int  # of the upright image (EXIF orientation applied)
+    height: int
+
+
+@contextmanager
+def _pillow_errors(max_pixels: int) -> Iterator[None]:
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    try:
+        yield
+    except UnidentifiedImageError:
+        raise UnsupportedMediaType("the file is not a supported image") from None
+    except PILImage.DecompressionBombError:
+        raise PayloadTooLarge(f"the image has more than {max_pixels} pixels") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise UnsupportedMediaType("the image is truncated or corrupt") from None
+
+
+def _open(data: bytes, max_pixels: int) -> Image:
+    from PIL import Image as PILImage
+
+    PILImage.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, as a second line
+    # Only the supported formats' parsers ever see the bytes.
+    img = PILImage.open(io.BytesIO(data), formats=list(EXTENSIONS))
+    if img.width * img.height > max_pixels:
+        raise PayloadTooLarge(f"the image has more than {max_pixels} pixels")
+    return img
+
+
+def _orientation(img: Image) -> int:
+    # A PNG whose eXIf chunk comes after the pixels would be decoded to find it: such
+    # files are rare and read as upright here.
+    if img.format == "PNG" and "exif" not in img.info:
+        return 1
+    return img.getexif().get(0x0112, 1)
+
+
+def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
+    """The real format and upright size of an image file, from its header only.
+
+    Raises UnsupportedMediaType (not an image of a supported format) and
+    PayloadTooLarge (more than `max_pixels` pixels).
+    """
+    with _pillow_errors(max_pixels):
+        img = _open(data, max_pixels)
+        width, height = img.size
+        if _orientation(img) in (5, 6, 7, 8):  # a quarter turn: the sides swap
+            width, height = height, width
+        return ImageInfo(img.format, width, height)
+
+
 def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
     """Decode an image file: the real format from its bytes, the first frame, EXIF
     orientation applied, RGB.
@@ -69,26 +128,14 @@ def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
     Raises UnsupportedMediaType (not an image of a supported format, or corrupt) and
     PayloadTooLarge (more than `max_pixels` pixels, checked before any pixel is decoded).
     """
-    from PIL import Image as PILImage
-    from PIL import ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    PILImage.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, as a second line
-    try:
-        img = PILImage.open(io.BytesIO(data))
-        if img.format not in EXTENSIONS:
-            raise UnsupportedMediaType(f"{img.format} images are not supported")
-        if img.width * img.height > max_pixels:
-            raise PayloadTooLarge(f"the image has more than {max_pixels} pixels")
+    with _pillow_errors(max_pixels):
+        img = _open(data, max_pixels)
         fmt = img.format
         img.load()
         img = ImageOps.exif_transpose(img)
         img = _to_rgb(img)
-    except UnidentifiedImageError:
-        raise UnsupportedMediaType("the file is not a supported image") from None
-    except PILImage.DecompressionBombError:
-        raise PayloadTooLarge(f"the image has more than {max_pixels} pixels") from None
-    except (OSError, SyntaxError, ValueError, EOFError):
-        raise UnsupportedMediaType("the image is truncated or corrupt") from None
     return DecodedImage(img, fmt, img.width, img.height, sha256_hex(data))
 
 
