@@ -57,6 +57,7 @@ class Settings:
     model_connect_timeout_s: float
     model_read_timeout_s: float
     model_max_in_flight: int
+    trigger_row_grace_s: float
 
 
 class _Reader:
@@ -198,6 +199,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         model_connect_timeout_s=r.number("NACHET_MODEL_CONNECT_TIMEOUT_S", 5.0, minimum=0.01),
         model_read_timeout_s=r.number("NACHET_MODEL_READ_TIMEOUT_S", 60.0, minimum=0.01),
         model_max_in_flight=r.integer("NACHET_MODEL_MAX_IN_FLIGHT", 8),
+        trigger_row_grace_s=r.number("NACHET_TRIGGER_ROW_GRACE_S", 60.0),
+    )
+    # The blob trigger writes thumbnails: into the container it watches, it would trigger itself.
+    r.check(
+        settings.pictures_container != settings.thumbnails_container,
+        "NACHET_PICTURES_CONTAINER and NACHET_THUMBNAILS_CONTAINER must differ",
     )
     r.check(
         nachet_env in ("local", "production", "development", "test", "staging"),
