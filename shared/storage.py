@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 
 from azure.core.exceptions import (
     AzureError,
@@ -94,6 +95,12 @@ def delete(container_name: str, blob_name: str) -> None:
     """Delete the blob if it exists. Raises DependencyUnavailable."""
     with _translated(f"blob {blob_name}"), suppress(ResourceNotFoundError):
         container(container_name).delete_blob(blob_name)
+
+
+def last_modified(container_name: str, blob_name: str) -> datetime:
+    """When the blob was last written (UTC). Raises NotFound and DependencyUnavailable."""
+    with _translated(f"blob {blob_name}"):
+        return container(container_name).get_blob_client(blob_name).get_blob_properties().last_modified
 
 
 def list_names(container_name: str, *, prefix: str | None = None) -> list[str]:
