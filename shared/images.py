@@ -92,8 +92,9 @@ def _open(data: bytes, max_pixels: int) -> Image:
     from PIL import Image as PILImage
 
     PILImage.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, as a second line
-    # Only the supported formats' parsers ever see the bytes.
-    img = PILImage.open(io.BytesIO(data), formats=list(EXTENSIONS))
+    # Only the supported formats' parsers ever see the bytes. MPO has no opener of its
+    # own (the JPEG parser opens it), and naming it raises KeyError for non-images.
+    img = PILImage.open(io.BytesIO(data), formats=[f for f in EXTENSIONS if f != "MPO"])
     if img.width * img.height > max_pixels:
         raise PayloadTooLarge(f"the image has more than {max_pixels} pixels")
     return img
