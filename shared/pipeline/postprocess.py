@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -80,7 +81,7 @@ def to_pixels(box: FractionBox, width: int, height: int) -> PixelBox:
     def edge(fraction: float, size: int) -> int:
         if fraction != fraction:  # NaN: the safest reading is the image's edge
             fraction = 0.0
-        return min(size, max(0, round(fraction * size)))
+        return min(size, max(0, math.floor(fraction * size + 0.5)))  # halves round up
 
     left, right = sorted((edge(box.top_x, width), edge(box.bottom_x, width)))
     top, bottom = sorted((edge(box.top_y, height), edge(box.bottom_y, height)))

@@ -1,0 +1,12 @@
+"""POST /api/inf {"model_name"?, "image": data URL, "imageDims": [w, h], "folder_name"?,
+"container_name", "user_id", "area_ratio"?, "color_format"?} -> the inference object of
+API.md: the picture is run through the pipeline, then stored with its boxes."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.inference import parse_request, run_inference
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: run_inference(parse_request(r)))

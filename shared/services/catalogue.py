@@ -1,0 +1,60 @@
+"""Model labels matched to the seed catalogue (MODELS.md): which seed a label names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg import Connection
+
+from shared.db.queries import seeds
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A seed of the catalogue."""
+
+    id: UUID
+    name: str
+
+
+def match_label(label: str, catalogue: Sequence[Seed]) -> Seed | None:
+    """The seed that `label` names, case-insensitively: the seed of that exact name, else
+    the first seed whose name ends with the label as a whole word ("trifida" names
+    "Ambrosia trifida"), else None."""
+    key = label.strip().lower()
+    if not key:
+        return None
+    for seed in catalogue:
+        if seed.name.lower() == key:
+            return seed
+    for seed in catalogue:
+        if seed.name.lower().endswith(" " + key):
+            return seed
+    return None
+
+
+def resolve_labels(
+    conn: Connection, labels: Iterable[tuple[str, bool]]
+) -> dict[tuple[str, bool], Seed | None]:
+    """The seed named by each (label, from_classifier) pair. A classifier's label that
+    names no seed is added to the catalogue; a detector's own label (such as `seed`)
+    names a seed only when it is exactly a seed's name, and is never added."""
+    catalogue = [Seed(r["id"], r["name"]) for r in seeds.list_all(conn)]
+    found: dict[tuple[str, bool], Seed | None] = {}
+    for label, from_classifier in labels:
+        seed = match_label(label, catalogue)
+        if not from_classifier and seed and seed.name.lower() != label.strip().lower():
+            seed = None
+        found[label, from_classifier] = seed
+    missing = {label.strip().lower(): label.strip()
+               for (label, from_classifier), seed in found.items()
+               if from_classifier and seed is None and label.strip()}
+    if missing:
+        added = {r["name"].lower(): Seed(r["id"], r["name"])
+                 for r in seeds.insert_missing(conn, list(missing.values()))}
+        for label, from_classifier in found:
+            if from_classifier and found[label, from_classifier] is None:
+                found[label, from_classifier] = added.get(label.strip().lower())
+    return found

@@ -1,0 +1,148 @@
+"""Inference (POST /api/inf): run a pipeline on a picture, then store the picture, the
+inference and its boxes together, and answer with the inference object."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg import Connection
+
+from shared import images
+from shared.db import connection
+from shared.db.queries import inferences, pictures, pipelines
+from shared.errors import BadRequest, NotFound, UnsupportedMediaType
+from shared.http import Body, DataUrl, Request, decode_data_url
+from shared.pictures import NewPicture, stored_picture
+from shared.pipeline.postprocess import (
+    Box,
+    check_color_format,
+    label_colors,
+    label_occurrence,
+    postprocess,
+)
+from shared.pipeline.runner import PipelineRun, run_pipeline
+from shared.services.catalogue import resolve_labels
+from shared.services.folders import resolve_folder
+from shared.services.inference_view import load_inference
+from shared.services.users import DEFAULT_FOLDER
+from shared.settings import get_settings
+
+DEFAULT_AREA_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    """The body of POST /api/inf, checked."""
+
+    user_id: UUID
+    pipeline_name: str | None  # None: the default pipeline
+    image: DataUrl
+    folder_ref: str  # a folder id or the name of one of the user's folders
+    area_ratio: float
+    color_format: str
+
+
+def parse_request(request: Request) -> InferenceRequest:
+    """The checked body of an inference request, for the caller it names.
+
+    `imageDims` must be two positive numbers, but boxes are always given in pixels of
+    the picture as decoded (upright), whatever size the client believes it has.
+    Raises BadRequest, PayloadTooLarge, Unauthorized, Forbidden, NotFound.
+    """
+    user_id = request.user_id("container_name", "user_id")
+    body = request.body
+    _check_dims(body)
+    area_ratio = body.number("area_ratio", required=False)
+    if area_ratio is None:
+        area_ratio = DEFAULT_AREA_RATIO
+    elif not 0 < area_ratio <= 1:
+        raise BadRequest("area_ratio must be more than 0 and at most 1")
+    return InferenceRequest(
+        user_id=user_id,
+        pipeline_name=body.text("model_name", required=False, max_length=200) or None,
+        image=decode_data_url(body.raw("image")),
+        folder_ref=body.text("folder_name", required=False, max_length=200) or DEFAULT_FOLDER,
+        area_ratio=area_ratio,
+        color_format=check_color_format(body.text("color_format", required=False, max_length=20)),
+    )
+
+
+def _check_dims(body: Body) -> None:
+    dims = body.items("imageDims")
+    if len(dims) != 2 or not all(
+        isinstance(d, int | float) and not isinstance(d, bool) and 0 < d < float("inf") for d in dims
+    ):
+        raise BadRequest("imageDims must be two positive numbers: [width, height]")
+
+
+def run_inference(req: InferenceRequest) -> dict:
+    """Run the pipeline on the picture and store the picture (blob and row), the inference
+    and its boxes in the user's folder, all or nothing; return the inference object.
+
+    Raises NotFound (pipeline or folder), Forbidden (folder), UnsupportedMediaType,
+    PayloadTooLarge, ModelEndpointFailed, ModelEndpointTimeout, DependencyUnavailable.
+    """
+    settings = get_settings()
+    with connection() as conn:
+        folder_id = resolve_folder(conn, req.user_id, req.folder_ref)["id"]
+        pipeline = pipelines.load(conn, req.pipeline_name)
+    if pipeline is None:
+        if req.pipeline_name is None:
+            raise NotFound("no default pipeline is registered: import one, or name a model_name")
+        raise NotFound(f"no pipeline named {req.pipeline_name!r}")
+    picture = images.decode(req.image.data, max_pixels=settings.max_image_pixels)
+    if picture.extension not in settings.valid_extensions:
+        raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
+    # Models run before anything is written, and with no database connection held.
+    run = run_pipeline(pipeline, picture)
+    boxes = postprocess(run.detections, width=picture.width, height=picture.height,
+                        area_ratio=req.area_ratio)
+    with stored_picture(req.user_id, folder_id, req.image.data, extension=picture.extension,
+                        content_type=picture.content_type) as new, connection() as conn:
+        pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
+                        content_type=picture.content_type, width=picture.width,
+                        height=picture.height, sha256=picture.sha256)
+        inference_id = _insert_inference(conn, req, pipeline.id, new, picture.extension, run, boxes)
+        return load_inference(conn, inference_id)
+
+
+def _insert_inference(
+    conn: Connection, req: InferenceRequest, pipeline_id: UUID, picture: NewPicture,
+    extension: str, run: PipelineRun, boxes: list[Box],
+) -> UUID:
+    seeds = resolve_labels(conn, {
+        (guess.label, classified)
+        for box, classified in zip(boxes, run.classified, strict=True) for guess in box.guesses
+    })
+    inference_id = uuid.uuid4()
+    objects, guesses, top_labels = [], [], []
+    for position, (box, classified) in enumerate(zip(boxes, run.classified, strict=True)):
+        object_id, rows = uuid.uuid4(), []
+        for rank, guess in enumerate(box.guesses, start=1):
+            seed = seeds[guess.label, classified]
+            rows.append({"id": uuid.uuid4(), "object_id": object_id, "seed_id": seed and seed.id,
+                         "label": seed.name if seed else guess.label, "score": guess.score,
+                         "rank": rank})
+        guesses += rows
+        top_labels.append(rows[0]["label"])
+        objects.append({"id": object_id, "inference_id": inference_id, "position": position,
+                        "box": box.pixels.as_json(), "overlapping": box.overlapping,
+                        "overlapping_indices": list(box.overlapping_indices),
+                        "top_id": rows[0]["id"]})
+    for row, color in zip(objects, label_colors(top_labels, "hex"), strict=True):
+        row["color"] = color  # kept as #RRGGBB; the view renders colours in the asked format
+    inferences.insert(conn, inference_id=inference_id, picture_id=picture.id, user_id=req.user_id,
+                      pipeline_id=pipeline_id, result={
+                          "filename": f"{picture.id}.{extension}",
+                          "models": list(run.models),
+                          "labelOccurrence": label_occurrence(top_labels, [b.overlapping for b in boxes]),
+                          "totalBoxes": len(boxes),
+                          # How the request asked for overlap and colours, for re-rendering.
+                          "area_ratio": req.area_ratio,
+                          "color_format": req.color_format,
+                      })
+    inferences.insert_objects(conn, objects)
+    inferences.insert_guesses(conn, guesses)
+    return inference_id
