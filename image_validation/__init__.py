@@ -1,0 +1,11 @@
+"""POST /api/image-validation {"image": data URL} -> ["<sha256 hex of the bytes>"], or
+400/413/415 naming the first rule broken (shared/services/image_checks.py lists them)."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.image_checks import validate_image
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, validate_image)

@@ -1,0 +1,134 @@
+"""The rules a picture must follow (API.md, image-validation), shared by the route and the blob trigger.
+
+The rules, in the order they are checked (the first one broken is reported):
+1. not empty (400); 2. at most NACHET_MAX_CONTENT_LENGTH MB (413); 3. an image of a
+supported format, detected from the bytes: never an HTML or SVG document (415);
+4. at most NACHET_MAX_IMAGE_PIXELS pixels, read from the header before any pixel is
+decoded (413); 5. a format of NACHET_VALID_EXTENSION (415); 6. the claimed type
+matches the real format (400); 7. the upright image (EXIF orientation applied) is
+neither wider nor taller than NACHET_VALID_DIMENSION (400); 8. decodable and
+resizable: the first frame decodes and gives a thumbnail (415).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import images
+from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
+from shared.http import Request, decode_data_url
+from shared.settings import get_settings
+
+THUMBNAIL_PX = 256
+# Pillow format -> the names that NACHET_VALID_EXTENSION and a claimed image/<type> may
+# use for it; the first is the one reported.
+_FORMAT_NAMES = {
+    "JPEG": ("jpeg", "jpg", "pjpeg"),
+    "MPO": ("jpeg", "jpg", "pjpeg"),  # a JPEG with extra frames (phone cameras)
+    "PNG": ("png", "x-png"),
+    "GIF": ("gif",),
+    "BMP": ("bmp", "x-ms-bmp", "x-bmp"),
+    "TIFF": ("tiff", "tif"),
+    "WEBP": ("webp",),
+}
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """A picture that decodes: its pixels and facts, and its WebP thumbnail."""
+
+    decoded: images.DecodedImage
+    thumbnail: bytes
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """Everything the trigger records about a picture: the checks' verdict, and the decoded
+    picture with its thumbnail when it decodes (even if it breaks another rule)."""
+
+    checked: CheckedImage | None
+    checks: dict[str, str | None]  # {"status": "ok" | "failed", "reason", "format"}
+
+
+def format_name(pillow_format: str) -> str:
+    """The format's lower-case name as API.md and NACHET_VALID_EXTENSION spell it (jpeg, png…)."""
+    return _FORMAT_NAMES[pillow_format][0]
+
+
+def _probe(data: bytes) -> images.ImageInfo:
+    settings = get_settings()
+    if not data:
+        raise BadRequest("the image is empty")
+    if len(data) > settings.max_content_bytes:
+        raise PayloadTooLarge(
+            f"the image is larger than {settings.max_content_bytes // (1024 * 1024)} MB "
+            "(NACHET_MAX_CONTENT_LENGTH)"
+        )
+    # Markup is refused by name: an SVG or an HTML page can carry script, whatever its header claims.
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise UnsupportedMediaType("the file is an HTML or SVG document, not a supported image")
+    return images.probe(data, max_pixels=settings.max_image_pixels)
+
+
+def _check_facts(info: images.ImageInfo, claimed_type: str | None) -> None:
+    settings = get_settings()
+    names = _FORMAT_NAMES[info.format]
+    if not settings.valid_extensions.intersection(names):
+        raise UnsupportedMediaType(f"{names[0]} images are not accepted (NACHET_VALID_EXTENSION)")
+    claimed = (claimed_type or "").lower()
+    if not (claimed.startswith("image/") and claimed.removeprefix("image/") in names):
+        raise BadRequest(
+            f"header mismatch: the type claimed is {claimed or 'missing'} "
+            f"but the bytes are a {names[0]} image"
+        )
+    if info.width > settings.max_width or info.height > settings.max_height:
+        raise BadRequest(
+            f"the image is {info.width}x{info.height} pixels, larger than the "
+            f"{settings.max_width}x{settings.max_height} allowed (NACHET_VALID_DIMENSION)"
+        )
+
+
+def _decode(data: bytes) -> CheckedImage:
+    decoded = images.decode(data, max_pixels=get_settings().max_image_pixels)
+    return CheckedImage(decoded, images.thumbnail_webp(decoded.image, longest_px=THUMBNAIL_PX))
+
+
+def check_image(data: bytes, *, claimed_type: str | None) -> CheckedImage:
+    """`data` decoded with its thumbnail, if it follows every rule of the module docstring;
+    `claimed_type` is the MIME type the sender claims (image/jpeg…).
+
+    Raises the error of the first rule broken: BadRequest, PayloadTooLarge or
+    UnsupportedMediaType, with a message naming the rule.
+    """
+    _check_facts(_probe(data), claimed_type)
+    return _decode(data)
+
+
+def validate_image(request: Request) -> list[str]:
+    """POST /api/image-validation: ["<sha256 hex of the bytes>"] when the body's `image`
+    data URL follows every rule. Keeps nothing. Raises the error of the first rule broken."""
+    url = decode_data_url(request.body.raw("image"))
+    return [check_image(url.data, claimed_type=url.claimed_type).decoded.sha256]
+
+
+def inspect_image(data: bytes, *, claimed_type: str | None) -> Inspection:
+    """The verdict of every rule on `data` and, whenever it decodes, the decoded picture
+    and its thumbnail. Never raises for bad bytes."""
+    broken: AppError | None = None
+    try:
+        info = _probe(data)
+    except AppError as exc:  # nothing safe to decode
+        return Inspection(None, {"status": "failed", "reason": exc.message, "format": None})
+    try:
+        _check_facts(info, claimed_type)
+    except AppError as exc:
+        broken = exc
+    try:
+        checked: CheckedImage | None = _decode(data)
+    except AppError as exc:
+        broken, checked = broken or exc, None
+    return Inspection(checked, {
+        "status": "failed" if broken else "ok",
+        "reason": broken.message if broken else None,
+        "format": format_name(info.format),
+    })
