@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -83,11 +84,12 @@ def start_azurite(root: Path, data_dir: Path, port: int) -> subprocess.Popen[byt
 def stop(proc: subprocess.Popen[bytes] | None) -> None:
     """Stop a service process started here."""
     if proc is not None and proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # Azurite closes its stores on Ctrl-C
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
 def ensure_services(root: Path, data_dir: Path) -> list[subprocess.Popen[bytes] | Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -16,7 +17,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, LinearRetry
 
 from shared.errors import DependencyUnavailable, NotFound
 from shared.settings import get_settings, on_reset
@@ -36,8 +37,9 @@ def _service() -> BlobServiceClient:
                 get_settings().storage_connection_string,
                 connection_timeout=5,
                 read_timeout=60,
-                retry_total=2,
-                retry_backoff_factor=0.2,
+                # The storage default waits 15 s and more between tries: a request
+                # would hang for a minute instead of answering 503.
+                retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0.2, retry_total=2),
             )
         return _client
 
@@ -101,6 +103,30 @@ def last_modified(container_name: str, blob_name: str) -> datetime:
     """When the blob was last written (UTC). Raises NotFound and DependencyUnavailable."""
     with _translated(f"blob {blob_name}"):
         return container(container_name).get_blob_client(blob_name).get_blob_properties().last_modified
+
+
+def copy(container_name: str, source: str, destination: str, *, timeout_s: float = 60.0) -> None:
+    """Copy a blob within the container, server side, and wait until the copy is done.
+    Raises NotFound (no source) and DependencyUnavailable (failed or timed out)."""
+    with _translated(f"blob {source}"):
+        client = container(container_name)
+        target = client.get_blob_client(destination)
+        status = target.start_copy_from_url(client.get_blob_client(source).url)["copy_status"]
+        # A copy within one account is usually done at once; a pending one is polled.
+        deadline = time.monotonic() + timeout_s
+        while status == "pending" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = target.get_blob_properties().copy.status
+    if status != "success":
+        log.warning("copy of blob %s ended %s", source, status)
+        raise DependencyUnavailable("the storage could not copy a picture")
+
+
+def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str, datetime]:
+    """Every blob in the container (under `prefix` when given) with when it was last written."""
+    with _translated(f"container {container_name}"):
+        blobs = container(container_name).list_blobs(name_starts_with=prefix)
+        return {b.name: b.last_modified for b in blobs}
 
 
 def list_names(container_name: str, *, prefix: str | None = None) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from psycopg.conninfo import make_conninfo
 from devhost.server import Dispatcher, HostServer
 from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
 from devhost.settings_file import HostSettings
+from tests.model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "nachet"
@@ -41,10 +44,19 @@ class Services:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def scratch() -> Iterator[Path]:
+    """A folder for the run's services, outside pytest's tmp_path, whose clean-up of old
+    runs would pull the data folders from under a concurrent run."""
+    path = Path(tempfile.mkdtemp(prefix="nachet-tests-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def services(scratch: Path) -> Iterator[Services]:
     from shared.db.migrate import migrate
 
-    data = tmp_path_factory.mktemp("services")
+    data = scratch / "services"
     postgres = start_postgres(data / "postgres")
     port = free_port()
     azurite = start_azurite(ROOT, data / "azurite", port)
@@ -204,3 +216,12 @@ def assert_error(response: requests.Response, status: int, *words: str) -> None:
     assert isinstance(body, list) and len(body) == 1 and isinstance(body[0], str), body
     for word in words:
         assert word.lower() in body[0].lower(), (word, body[0])
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    """Scripted Azure ML model endpoints on a local HTTP server, for this test
+    (tests/model_server.py documents the API)."""
+    server = ModelServer().start()
+    yield server
+    server.stop()

@@ -63,7 +63,7 @@ def close_pool() -> None:
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
-        pool.close()
+        pool.close(timeout=0)
 
 
 @contextmanager
@@ -83,4 +83,7 @@ def connection() -> Iterator[Connection]:
         raise Conflict("this already exists") from exc
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable: %s", type(exc).__name__)
+        # The pool retries a lost server with a growing backoff; a fresh pool on the
+        # next request reconnects at once when the database is back.
+        close_pool()
         raise DependencyUnavailable("the database is unavailable") from exc

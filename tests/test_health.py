@@ -1,0 +1,79 @@
+"""GET /api/health: real checks of the database and the storage, 503 naming the part
+that is down, and recovery without a restart when it comes back."""
+
+from __future__ import annotations
+
+import uuid
+
+import pgserver
+import pytest
+
+from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
+from shared import settings
+from tests.conftest import ROOT, Client, assert_error
+
+
+def stop_postgres(server) -> None:
+    """Stop the server abruptly, as a crash or a failover would."""
+    pgserver.pg_ctl(["-w", "stop", "-m", "immediate"], pgdata=server.pgdata, user=server.system_user)
+
+
+def test_health_ok(app):
+    r = Client(app.base_url, None).get("health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+
+
+@pytest.fixture
+def own_postgres(app, scratch, monkeypatch):
+    """A PostgreSQL of this test's own, so that it can be stopped and started."""
+    server = start_postgres(scratch / f"pg-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("NACHET_DB_URL", server.get_uri())
+    settings.reset()
+    yield server
+    settings.reset()
+    server.cleanup()
+
+
+def test_database_down_is_503_and_recovers(app, own_postgres):
+    client = Client(app.base_url, None)
+    assert client.get("health").status_code == 200
+    stop_postgres(own_postgres)
+    assert_error(client.get("health"), 503, "database")
+    own_postgres.ensure_postgres_running()
+    r = client.get("health")
+    assert r.status_code == 200, r.text
+
+
+def test_database_down_at_first_request_recovers(app, own_postgres):
+    stop_postgres(own_postgres)
+    client = Client(app.base_url, "analyst@example.org")
+    assert_error(client.post("get-user-id"), 503, "database")
+    own_postgres.ensure_postgres_running()
+    assert client.post("get-user-id").status_code == 200
+
+
+def test_storage_down_is_503_and_recovers(app, scratch, monkeypatch):
+    port = free_port()
+    folder = scratch / f"azurite-{port}"
+    azurite = start_azurite(ROOT, folder, port)
+    try:
+        monkeypatch.setenv("NACHET_AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(port))
+        settings.reset()
+        client = Client(app.base_url, None)
+        assert client.get("health").status_code == 200
+        azurite.kill()  # a crash, not a clean stop
+        azurite.wait()
+        assert_error(client.get("health"), 503, "storage")
+        azurite = start_azurite(ROOT, folder, port)
+        assert client.get("health").status_code == 200
+    finally:
+        stop(azurite)
+        settings.reset()
+
+
+def test_both_down_names_both(app, own_postgres, monkeypatch):
+    monkeypatch.setenv("NACHET_AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string(free_port()))
+    settings.reset()
+    stop_postgres(own_postgres)
+    assert_error(Client(app.base_url, None).get("health"), 503, "database", "storage")
