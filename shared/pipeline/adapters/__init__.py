@@ -10,7 +10,15 @@ from shared.pipeline.types import Adapter
 _ADAPTERS = {
     "builtin-seed-detector": "builtin:detect",
     "test": "builtin:fixed_box",
+    "azureml-seed-detector": "azureml:detect",
+    "azureml-six-seeds": "azureml:detect",  # the same request; its boxes come labelled
+    "azureml-classifier": "azureml:classify",
+    "azureml-classifier-filter": "azureml:classify_listed",
 }
+# The types called over HTTP: their models need an endpoint, a key and a deployment.
+REMOTE_TYPES = frozenset(
+    {"azureml-seed-detector", "azureml-six-seeds", "azureml-classifier", "azureml-classifier-filter"}
+)
 
 
 def adapter_types() -> frozenset[str]:

@@ -1,0 +1,142 @@
+"""Models served by Azure ML online endpoints: seed detectors and crop classifiers (MODELS.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import ModelEndpointFailed
+from shared.images import crop, encode
+from shared.pipeline.endpoint_client import post
+from shared.pipeline.postprocess import to_pixels
+from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from shared.images import DecodedImage
+
+_CORNERS = ("topX", "topY", "bottomX", "bottomY")
+# Detectors round: a corner a hair outside 0..1 is the image's edge, not garbage.
+_SLACK = 0.01
+
+
+def detect(model: ModelSpec, picture: DecodedImage, detections: list[Detection]) -> list[Detection]:
+    """The boxes that the model finds in the whole picture (azureml-seed-detector, and
+    azureml-six-seeds, whose boxes come already labelled with a species).
+
+    Raises ModelEndpointFailed (also for an answer that is not boxes), ModelEndpointTimeout.
+    """
+    # The upright pixels, not the file as uploaded: the boxes are fractions of the
+    # picture as shown, whatever the EXIF orientation of the file.
+    image_b64 = base64.b64encode(encode(picture.image, picture.format)).decode("ascii")
+    request = {"input_data": {"columns": ["image"], "index": [0], "data": [image_b64]}}
+    return _boxes(model, post(model, json.dumps(request).encode()))
+
+
+def classify(model: ModelSpec, picture: DecodedImage, detections: list[Detection]) -> list[Detection]:
+    """`detections` with the model's guesses for each crop (azureml-classifier).
+
+    Raises ModelEndpointFailed, ModelEndpointTimeout: one failed crop fails the call.
+    """
+    return _classify(model, picture, detections, range(len(detections)))
+
+
+def classify_listed(model: ModelSpec, picture: DecodedImage, detections: list[Detection]) -> list[Detection]:
+    """`detections` where those whose top label is one of `model.labels` (any case) get the
+    model's guesses, the others keep theirs (azureml-classifier-filter).
+
+    Raises ModelEndpointFailed, ModelEndpointTimeout.
+    """
+    listed = {label.casefold() for label in model.labels}
+    chosen = [i for i, d in enumerate(detections) if d.guesses[0].label.casefold() in listed]
+    return _classify(model, picture, detections, chosen)
+
+
+def _classify(model: ModelSpec, picture: DecodedImage, detections: list[Detection],
+              chosen: range | list[int]) -> list[Detection]:
+    out = list(detections)
+    if not chosen:
+        return out
+    # Crops are cut here, one thread; encoding and the calls run side by side, at most
+    # model_max_in_flight of them (endpoint_client also bounds the model process-wide).
+    crops = [crop(picture.image, _pixel_box(detections[i].box, picture)) for i in chosen]
+    workers = min(get_settings().model_max_in_flight, len(crops))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"model-{model.name}")
+    try:
+        futures = [pool.submit(_classify_crop, model, c, picture.format) for c in crops]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                future.result()  # re-raises the first failure
+        for i, future in zip(chosen, futures, strict=True):
+            out[i] = Detection(detections[i].box, future.result())
+    finally:
+        # On a failure, the crops not yet sent are dropped and the caller is answered
+        # at once; calls already in flight end on their own.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return out
+
+
+def _pixel_box(box: FractionBox, picture: DecodedImage) -> tuple[int, int, int, int]:
+    p = to_pixels(box, picture.width, picture.height)
+    return (p.left, p.top, p.right, p.bottom)
+
+
+def _classify_crop(model: ModelSpec, image: Image, fmt: str) -> tuple[Guess, ...]:
+    body = base64.b64encode(encode(image, fmt))  # base64 text, as ASCII bytes
+    return _guesses(model, post(model, body))
+
+
+def _garbage(model: ModelSpec, what: str) -> ModelEndpointFailed:
+    return ModelEndpointFailed(f"model {model.name} answered {what}")
+
+
+def _score(model: ModelSpec, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _garbage(model, f"a score that is not a number in 0..1: {value!r:.40}")
+    return float(value)
+
+
+def _label(model: ModelSpec, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _garbage(model, "a guess without a label")
+    return value.strip()
+
+
+def _guesses(model: ModelSpec, answer: Any) -> tuple[Guess, ...]:
+    """A classifier's answer: a non-empty list of {"label", "score"}, best first."""
+    if not isinstance(answer, list) or not answer or not all(isinstance(g, dict) for g in answer):
+        raise _garbage(model, 'something that is not a list of {"label", "score"}')
+    return tuple(Guess(_label(model, g.get("label")), _score(model, g.get("score"))) for g in answer)
+
+
+def _boxes(model: ModelSpec, answer: Any) -> list[Detection]:
+    """A detector's answer: {"boxes": [...]}, or a list whose first element is that object."""
+    if isinstance(answer, list) and answer:
+        answer = answer[0]
+    if not isinstance(answer, dict) or not isinstance(answer.get("boxes"), list):
+        raise _garbage(model, 'something that is not {"boxes": [...]}')
+    detections = []
+    for item in answer["boxes"]:
+        corners = item.get("box") if isinstance(item, dict) else None
+        if not isinstance(corners, dict):
+            raise _garbage(model, 'a box without its "box" corners')
+        values = [corners.get(k) for k in _CORNERS]
+        if not all(_is_fraction(v) for v in values):
+            raise _garbage(model, f"box corners that are not fractions 0..1: {corners!r:.120}")
+        top_x, top_y, bottom_x, bottom_y = (min(1.0, max(0.0, float(v))) for v in values)
+        if bottom_x < top_x or bottom_y < top_y:
+            raise _garbage(model, f"a box whose bottom corner is above or left of its top: {corners!r:.120}")
+        guess = Guess(_label(model, item.get("label")), _score(model, item.get("score")))
+        detections.append(Detection(FractionBox(top_x, top_y, bottom_x, bottom_y), (guess,)))
+    return detections
+
+
+def _is_fraction(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+            and -_SLACK <= value <= 1 + _SLACK)
