@@ -122,7 +122,7 @@ def _insert_inference(
         object_id, rows = uuid.uuid4(), []
         for rank, guess in enumerate(box.guesses, start=1):
             seed = seeds[guess.label, classified]
-            rows.append({"id": uuid.uuid4(), "object_id": object_id, "seed_id": seed and seed.id,
+            rows.append({"id": uuid.uuid4(), "object_id": object_id, "seed_id": seed.id if seed else None,
                          "label": seed.name if seed else guess.label, "score": guess.score,
                          "rank": rank})
         guesses += rows
