@@ -1,0 +1,76 @@
+"""POST /api/inf with remote models on the local Azure ML model server: a detector and a
+classifier end to end, and models that fail or hang leaving nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import settings
+from tests.conftest import assert_error
+from tests.model_server import Reply, box
+from tests.test_inference import body, nothing_stored, sample_url
+
+KEY_SETTING = "NACHET_TEST_MODEL_KEY"
+
+
+@pytest.fixture
+def remote(app, model_server, monkeypatch):
+    """A default pipeline `remote`: detector then classifier, on the model server."""
+    monkeypatch.setenv(KEY_SETTING, "key-for-tests")
+    settings.reset()
+    app.sql("UPDATE pipeline SET is_default = false")
+    pipeline = app.sql("INSERT INTO pipeline (name, version, is_default) VALUES ('remote', '4', true)"
+                       " RETURNING id")[0][0]
+    for position, (name, kind, task, content_type) in enumerate([
+        ("detector", "azureml-seed-detector", "object-detection", "application/json"),
+        ("classifier", "azureml-classifier", "classification", "application/octet-stream"),
+    ]):
+        model_id = app.sql(
+            "INSERT INTO model (name, type, task, endpoint, api_key_setting, deployment, content_type,"
+            " version) VALUES (%s, %s, %s, %s, %s, %s, %s, '4') RETURNING id",
+            [name, kind, task, f"{model_server.base_url}/{name}/score", KEY_SETTING, name, content_type],
+        )[0][0]
+        app.sql("INSERT INTO pipeline_model VALUES (%s, %s, %s)", [pipeline, model_id, position])
+    return model_server
+
+
+def test_detector_then_classifier(app, client, remote):
+    remote.detector(boxes=[box(0.1, 0.1, 0.3, 0.3, score=0.8), box(0.5, 0.5, 0.9, 0.8, score=0.7)])
+    remote.classifier(answer=lambda call: [{"label": "014 trifida", "score": 0.85},
+                                           {"label": "Carex nova", "score": 0.1}])
+    user = client.user_id()
+    r = client.post("inf", body(user, sample_url()))
+    assert r.status_code == 200, r.text
+    inf = r.json()
+    assert inf["models"] == [{"name": "detector", "version": "4"}, {"name": "classifier", "version": "4"}]
+    assert [b["label"] for b in inf["boxes"]] == ["Ambrosia trifida", "Ambrosia trifida"]
+    assert [[g["label"] for g in b["topN"]] for b in inf["boxes"]] == [["Ambrosia trifida", "Carex nova"]] * 2
+    assert inf["labelOccurrence"] == {"Ambrosia trifida": 2}
+    assert len(remote.calls("detector")) == 1 and len(remote.calls("classifier")) == 2
+    # A new species from a classifier joins the catalogue, once.
+    assert app.sql("SELECT count(*) FROM seed WHERE name = 'Carex nova'") == [(1,)]
+    assert app.sql("SELECT count(*) FROM seed_obj WHERE seed_id IS NULL") == [(0,)]
+
+
+def test_a_failing_classifier_call_leaves_nothing(app, client, remote):
+    remote.detector(boxes=[box(0.1, 0.1, 0.3, 0.3), box(0.5, 0.5, 0.9, 0.8)])
+    remote.classifier(fail_if=lambda call: call.number == 2, fail_status=500)
+    user = client.user_id()
+    assert_error(client.post("inf", body(user, sample_url())), 502, "classifier")
+    nothing_stored(app)
+
+
+def test_a_detector_answering_garbage_leaves_nothing(app, client, remote):
+    remote.endpoint("detector", lambda call: Reply(200, b"<html>oops</html>"))
+    user = client.user_id()
+    assert_error(client.post("inf", body(user, sample_url())), 502, "detector")
+    nothing_stored(app)
+
+
+def test_a_hanging_detector_is_504_and_leaves_nothing(app, client, remote, monkeypatch):
+    monkeypatch.setenv("NACHET_MODEL_READ_TIMEOUT_S", "0.3")
+    settings.reset()
+    remote.detector(boxes=[], hang=True)
+    user = client.user_id()
+    assert_error(client.post("inf", body(user, sample_url())), 504, "detector")
+    nothing_stored(app)
