@@ -40,11 +40,9 @@ def cmyk_jpeg(width: int = 64, height: int = 48) -> bytes:
     return encode(Image.new("CMYK", (width, height), (0, 255, 255, 0)), "JPEG")
 
 
-def tiff16_grey(width: int = 64, height: int = 48) -> bytes:
-    """A 16-bit grey TIFF, mid grey (32768 of 65535)."""
-    img = Image.new("I;16", (width, height))
-    img.paste(32768, (0, 0, width, height))
-    return encode(img, "TIFF")
+def tiff16_grey(width: int = 64, height: int = 48, level: int = 40000) -> bytes:
+    """A 16-bit grey TIFF of one `level` (of 65535): 156 in 8 bits, where clipping gives white."""
+    return encode(Image.new("I;16", (width, height), level), "TIFF")
 
 
 def tiff16_rgb(width: int = 64, height: int = 48, rgb: tuple[int, int, int] = (56000, 8000, 8000)) -> bytes:
