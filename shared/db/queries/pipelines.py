@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from uuid import UUID
+
 from psycopg import Connection
+from psycopg.types.json import Jsonb
 
 from shared.pipeline.types import ModelSpec, PipelineSpec
+
+if TYPE_CHECKING:
+    from shared.pipeline.definitions import Definition, ModelDefinition, PipelineDefinition
 
 
 def list_active(conn: Connection) -> list[dict]:
@@ -59,3 +66,80 @@ def load(conn: Connection, name: str | None) -> PipelineSpec | None:
             for m in models
         ),
     )
+
+
+def lock_definitions(conn: Connection) -> None:
+    """Take the lock that serialises imports until the transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('nachet.pipeline_definition'))")
+
+
+def active_definition_sha256(conn: Connection) -> str | None:
+    """The content hash of the definition that every active pipeline comes from, or None
+    (no active pipeline, pipelines from several definitions, or from none)."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT d.sha256 FROM pipeline p
+        LEFT JOIN pipeline_definition d ON d.id = p.definition_id
+        WHERE p.active
+        """
+    ).fetchall()
+    return rows[0]["sha256"] if len(rows) == 1 else None
+
+
+def retire_active(conn: Connection) -> int:
+    """Make every active pipeline and model inactive (kept for the inferences that used
+    them); return how many pipelines were active."""
+    # The default flag goes too: at most one pipeline, active or not, may hold it.
+    retired = conn.execute("UPDATE pipeline SET active = false, is_default = false WHERE active")
+    conn.execute("UPDATE model SET active = false WHERE active")
+    return retired.rowcount
+
+
+def insert_definition(conn: Connection, definition: Definition) -> UUID:
+    """Record an imported definition; return its id."""
+    return conn.execute(
+        """
+        INSERT INTO pipeline_definition (version, date, sha256, source)
+        VALUES (%(version)s, %(date)s, %(sha256)s, %(source)s) RETURNING id
+        """,
+        {"version": definition.version, "date": definition.date, "sha256": definition.sha256,
+         "source": definition.source},
+    ).fetchone()["id"]
+
+
+def insert_model(conn: Connection, definition_id: UUID, model: ModelDefinition) -> UUID:
+    """Add an active model of a definition; return its id."""
+    return conn.execute(
+        """
+        INSERT INTO model (name, type, task, endpoint, api_key_setting, api_key_encrypted,
+                           deployment, content_type, version, data, definition_id)
+        VALUES (%(name)s, %(type)s, %(task)s, %(endpoint)s, %(api_key_setting)s,
+                %(api_key_encrypted)s, %(deployment)s, %(content_type)s, %(version)s, %(data)s,
+                %(definition_id)s)
+        RETURNING id
+        """,
+        {"name": model.name, "type": model.type, "task": model.task, "endpoint": model.endpoint,
+         "api_key_setting": model.api_key_setting, "api_key_encrypted": model.api_key_encrypted,
+         "deployment": model.deployment, "content_type": model.content_type,
+         "version": model.version, "data": Jsonb(model.data), "definition_id": definition_id},
+    ).fetchone()["id"]
+
+
+def insert_pipeline(conn: Connection, definition_id: UUID, pipeline: PipelineDefinition,
+                    model_ids: list[UUID]) -> UUID:
+    """Add an active pipeline of a definition with its models (ids in call order); return its id."""
+    pipeline_id = conn.execute(
+        """
+        INSERT INTO pipeline (name, version, is_default, data, definition_id)
+        VALUES (%(name)s, %(version)s, %(is_default)s, %(data)s, %(definition_id)s)
+        RETURNING id
+        """,
+        {"name": pipeline.name, "version": pipeline.version, "is_default": pipeline.default,
+         "data": Jsonb(pipeline.data), "definition_id": definition_id},
+    ).fetchone()["id"]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO pipeline_model (pipeline_id, model_id, position) VALUES (%s, %s, %s)",
+            [(pipeline_id, model_id, position) for position, model_id in enumerate(model_ids)],
+        )
+    return pipeline_id
