@@ -7,7 +7,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shared.errors import PayloadTooLarge, UnsupportedMediaType
@@ -36,6 +36,9 @@ class DecodedImage:
     width: int  # of the upright image
     height: int
     sha256: str
+    # The file itself when its pixels need no EXIF turn, else None: a remote model is
+    # sent these bytes rather than a re-encoding (a second or more for a large PNG).
+    upright_file: bytes | None = field(default=None, repr=False)
 
     @property
     def extension(self) -> str:
@@ -135,9 +138,10 @@ def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
         img = _open(data, max_pixels)
         fmt = img.format
         img.load()
+        upright = _orientation(img) == 1
         img = ImageOps.exif_transpose(img)
         img = _to_rgb(img)
-    return DecodedImage(img, fmt, img.width, img.height, sha256_hex(data))
+    return DecodedImage(img, fmt, img.width, img.height, sha256_hex(data), data if upright else None)
 
 
 def encode(img: Image, fmt: str) -> bytes:

@@ -31,9 +31,10 @@ def detect(model: ModelSpec, picture: DecodedImage, detections: list[Detection])
 
     Raises ModelEndpointFailed (also for an answer that is not boxes), ModelEndpointTimeout.
     """
-    # The upright pixels, not the file as uploaded: the boxes are fractions of the
-    # picture as shown, whatever the EXIF orientation of the file.
-    image_b64 = base64.b64encode(encode(picture.image, picture.format)).decode("ascii")
+    # The boxes are fractions of the picture as shown: a file that an EXIF orientation
+    # turns is sent as its upright pixels, re-encoded; any other goes as it came.
+    file = picture.upright_file or encode(picture.image, picture.format)
+    image_b64 = base64.b64encode(file).decode("ascii")
     request = {"input_data": {"columns": ["image"], "index": [0], "data": [image_b64]}}
     return _boxes(model, post(model, json.dumps(request).encode()))
 
