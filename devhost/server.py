@@ -146,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self.server.dispatcher.entry(route)(request)
         except Exception:
-            # The worker answers 500 when a function raises; the app's handle() should not let it.
+            # The worker answers 500 when a function fails to load or raises.
             log.exception("function %s raised", route.function.name)
             return _error(500, "internal error")
         headers = dict(response.headers.items())

@@ -27,7 +27,9 @@ def load_local_settings(root: Path) -> HostSettings:
     for key, value in (data.get("Values") or {}).items():
         os.environ.setdefault(key, str(value))
     host = data.get("Host") or {}
-    origins = tuple(o.strip().rstrip("/") for o in str(host.get("CORS", "")).split(",") if o.strip())
+    # The web client's origins are allowed too, as the platform's CORS list would hold them.
+    listed = f'{host.get("CORS", "")},{os.environ.get("NACHET_FRONTEND_PUBLIC_URL", "")}'
+    origins = tuple(dict.fromkeys(o.strip().rstrip("/") for o in listed.split(",") if o.strip()))
     return HostSettings(
         port=int(host.get("LocalHttpPort", 7071)),
         cors_origins=origins,

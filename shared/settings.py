@@ -48,7 +48,6 @@ class Settings:
     vouch_jwt_secret: str | None
     dev_user_email: str | None
     archive_user_email: str
-    frontend_origins: tuple[str, ...]
     blob_pipeline_container: str | None
     blob_pipeline_version: str | None
     blob_pipeline_decryption_key: str | None = field(repr=False)
@@ -171,8 +170,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     r.check(bool(_IDENTIFIER.match(schema)), f"NACHET_SCHEMA is not a plain lower-case name: {schema!r}")
     max_width, max_height = _dimension(r)
     nachet_env = (r.text("NACHET_ENV", "production") or "").lower()
-    origins = tuple(
-        o.strip().rstrip("/") for o in (r.text("NACHET_FRONTEND_PUBLIC_URL") or "").split(",") if o.strip()
+    origins = [o.strip() for o in (r.text("NACHET_FRONTEND_PUBLIC_URL") or "").split(",") if o.strip()]
+    r.check(
+        all(re.match(r"^https?://[^/\s]+/?$", o) for o in origins),
+        "NACHET_FRONTEND_PUBLIC_URL must be comma-separated origins like https://nachet.example.org",
     )
     settings = Settings(
         db_url=db_url,
@@ -190,7 +191,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         vouch_jwt_secret=r.text("NACHET_VOUCH_JWT_SECRET"),
         dev_user_email=r.text("NACHET_DEV_USER_EMAIL"),
         archive_user_email=(r.text("NACHET_ARCHIVE_USER_EMAIL", "archive@nachet.local") or "").lower(),
-        frontend_origins=origins,
         blob_pipeline_container=r.text("NACHET_BLOB_PIPELINE_NAME"),
         blob_pipeline_version=r.text("NACHET_BLOB_PIPELINE_VERSION"),
         blob_pipeline_decryption_key=r.text("NACHET_BLOB_PIPELINE_DECRYPTION_KEY"),

@@ -1,0 +1,191 @@
+"""The local host: routing, CORS from local.settings.json, settings loading, concurrent
+invocations, and cheap imports of the function folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from devhost.server import Dispatcher, HostServer
+from devhost.settings_file import HostSettings, load_local_settings
+from tests.conftest import ROOT, WEB_ORIGIN, Client, assert_error
+
+
+def test_unknown_route_is_404(app):
+    assert_error(Client(app.base_url, None).get("no-such-route"), 404, "no route")
+
+
+def test_wrong_method_is_405(app):
+    assert_error(Client(app.base_url, None).get("get-user-id"), 405, "GET")
+    assert_error(Client(app.base_url, None).post("seeds"), 405, "POST")
+
+
+def test_preflight_echoes_allowed_origin_with_credentials(app):
+    r = requests.options(f"{app.base_url}/get-user-id", headers={
+        "Origin": WEB_ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,access-control-allow-origin",
+    })
+    assert r.status_code == 204
+    assert r.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    assert "access-control-allow-origin" in r.headers["Access-Control-Allow-Headers"]
+
+
+def test_response_carries_cors_headers_even_on_errors(app):
+    r = requests.post(f"{app.base_url}/get-user-id", data="{}", headers={"Origin": WEB_ORIGIN})
+    assert r.status_code == 401
+    assert r.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+
+
+def test_other_origin_gets_no_cors_headers(app):
+    r = requests.options(f"{app.base_url}/get-user-id", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_local_settings_values_go_to_the_environment(tmp_path, monkeypatch):
+    name = f"NACHET_TEST_{uuid.uuid4().hex[:6].upper()}"
+    (tmp_path / "local.settings.json").write_text(json.dumps({
+        "Values": {name: "from-file", "NACHET_FRONTEND_PUBLIC_URL": "https://web.example"},
+        "Host": {"LocalHttpPort": 7099, "CORS": "http://a.example, http://b.example/",
+                 "CORSCredentials": True},
+    }))
+    monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("NACHET_FRONTEND_PUBLIC_URL", raising=False)
+    host = load_local_settings(tmp_path)
+    assert os.environ[name] == "from-file"
+    assert host == HostSettings(7099, ("http://a.example", "http://b.example", "https://web.example"), True)
+    monkeypatch.setenv(name, "from-shell")
+    load_local_settings(tmp_path)
+    assert os.environ[name] == "from-shell"  # the environment wins, as CI overrides it
+
+
+# A function app of two functions, to show that a slow invocation holds up no other.
+_SLOW = '''
+import azure.functions as func
+import threading
+started = threading.Event()
+release = threading.Event()
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    started.set()
+    release.wait(30)
+    return func.HttpResponse("slow done")
+'''
+_FAST = '''
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("fast " + req.route_params["name"])
+'''
+
+
+def _function(root: Path, name: str, route: str, code: str) -> None:
+    (root / name).mkdir()
+    (root / name / "__init__.py").write_text(code)
+    (root / name / "function.json").write_text(json.dumps({"bindings": [
+        {"type": "httpTrigger", "direction": "in", "name": "req", "methods": ["get"], "route": route,
+         "authLevel": "anonymous"},
+        {"type": "http", "direction": "out", "name": "$return"}]}))
+
+
+def test_slow_invocation_does_not_hold_up_others(scratch):
+    suffix = uuid.uuid4().hex[:6]
+    tmp_path = scratch / f"app-{suffix}"
+    tmp_path.mkdir()
+    _function(tmp_path, f"slow_{suffix}", "slow", _SLOW)
+    _function(tmp_path, f"fast_{suffix}", "items/{name}", _FAST)
+    server = HostServer(("127.0.0.1", 0), Dispatcher(tmp_path), HostSettings(0, (), False))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        results: list[str] = []
+        slow = threading.Thread(target=lambda: results.append(requests.get(f"{base}/slow").text))
+        slow.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            slow_module = sys.modules.get(f"slow_{suffix}")
+            if slow_module and slow_module.started.wait(0.1):
+                break
+            time.sleep(0.05)
+        assert slow_module is not None and slow_module.started.is_set()
+        # While the slow function is blocked, another request is answered.
+        fast = requests.get(f"{base}/items/a%20b", timeout=10)
+        assert fast.text == "fast a b"
+        assert results == []
+        slow_module.release.set()
+        slow.join(10)
+        assert results == ["slow done"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_function_modules_import_without_image_or_numeric_libraries():
+    folders = sorted(p.parent.name for p in ROOT.glob("*/function.json"))
+    code = (
+        "import sys, importlib\n"
+        f"for name in {folders!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'PIL', 'numpy', 'scipy', 'yaml', 'jwt'})\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"loaded at import: {out.stdout.strip()}"
+    assert len(folders) >= 5
+
+
+def test_host_refuses_to_start_naming_every_bad_setting():
+    env = {
+        **os.environ,
+        "NACHET_DB_URL": "mysql://nope",
+        "NACHET_AZURE_STORAGE_CONNECTION_STRING": "not a connection string",
+        "NACHET_MAX_CONTENT_LENGTH": "lots",
+        "NACHET_VALID_DIMENSION": "1920x1080",
+    }
+    out = subprocess.run([sys.executable, "-m", "devhost", "--port", "0"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    for name in ("NACHET_DB_URL", "NACHET_AZURE_STORAGE_CONNECTION_STRING", "NACHET_MAX_CONTENT_LENGTH",
+                 "NACHET_VALID_DIMENSION"):
+        assert name in out.stderr
+
+
+def test_function_answers_500_naming_no_detail_when_misconfigured(app, monkeypatch):
+    from shared import settings
+
+    monkeypatch.setenv("NACHET_VALID_EXTENSION", "png")
+    settings.reset()
+    r = Client(app.base_url, "a@example.org").post("get-user-id")
+    assert_error(r, 500, "misconfigured")
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("NACHET_SCHEMA", "Robert'); DROP TABLE users;--"),
+    ("NACHET_PICTURES_CONTAINER", "Bad_Container"),
+    ("NACHET_ENV", "moon"),
+    ("WEBSITE_AUTH_ENABLED", "maybe"),
+    ("NACHET_MODEL_READ_TIMEOUT_S", "-1"),
+    ("NACHET_FRONTEND_PUBLIC_URL", "localhost:5173"),
+])
+def test_each_malformed_setting_is_named(name, value):
+    from shared.errors import ConfigurationError
+    from shared.settings import load_settings
+
+    env = {"NACHET_DB_URL": "postgresql://localhost/x",
+           "NACHET_AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true", name: value}
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings(env)
