@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from devhost.blob_triggers import BlobTriggerRunner
 from devhost.server import Dispatcher, HostServer
 from devhost.services import ensure_services, stop
 from devhost.settings_file import load_local_settings
@@ -43,12 +44,15 @@ def main() -> int:
         logging.getLogger("devhost").info(
             "serving %d HTTP functions on http://localhost:%d/api", len(dispatcher.routes), port
         )
+        blob_triggers = BlobTriggerRunner(ROOT)
+        blob_triggers.start()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
             server.server_close()
+            blob_triggers.stop()
     finally:
         for service in started:
             if hasattr(service, "cleanup"):

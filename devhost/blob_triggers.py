@@ -132,12 +132,14 @@ class BlobTriggerRunner:
         receipts: dict[tuple[str, str, str], int | None] = {}
         with suppress(ResourceExistsError):
             self._hosts.create_container()
-        for blob in self._hosts.list_blobs(name_starts_with=f"{RECEIPTS}/", include=["metadata"]):
-            _, function, rest = blob.name.split("/", 2)
-            path, _, etag = rest.rpartition("/")
-            metadata = blob.metadata or {}
-            done = metadata.get("state") in ("done", "poison")
-            receipts[function, path, etag] = None if done else int(metadata.get("attempts", "0"))
+        for trigger in self.triggers:
+            prefix = f"{RECEIPTS}/{trigger.function.name}/{trigger.container}/"
+            for blob in self._hosts.list_blobs(name_starts_with=prefix, include=["metadata"]):
+                _, function, rest = blob.name.split("/", 2)
+                path, _, etag = rest.rpartition("/")
+                metadata = blob.metadata or {}
+                done = metadata.get("state") in ("done", "poison")
+                receipts[function, path, etag] = None if done else int(metadata.get("attempts", "0"))
         return receipts
 
     def _write_receipt(self, key: tuple[str, str, str], state: str, attempts: int) -> None:
@@ -159,8 +161,12 @@ class BlobTriggerRunner:
         self._hosts.upload_blob(f"{POISON}/{function}/{path}/{etag}", json.dumps(message), overwrite=True)
 
     def poisoned(self) -> list[dict[str, Any]]:
-        """The poison records written so far, oldest first."""
-        blobs = sorted(self._hosts.list_blobs(name_starts_with=f"{POISON}/"), key=lambda b: b.last_modified)
+        """The poison records of the watched containers, oldest first."""
+        blobs = sorted(
+            (b for t in self.triggers
+             for b in self._hosts.list_blobs(name_starts_with=f"{POISON}/{t.function.name}/{t.container}/")),
+            key=lambda b: b.last_modified,
+        )
         return [json.loads(self._hosts.download_blob(b.name).readall()) for b in blobs]
 
     def _entry(self, trigger: BlobTrigger) -> Callable[..., Any]:
