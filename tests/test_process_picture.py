@@ -224,3 +224,37 @@ def test_picture_deleted_while_processed_leaves_no_thumbnail(app, runner, owner,
     monkeypatch.setattr(picture_processing, "inspect_image", inspect_then_delete)
     process(runner, blob)
     assert app.blobs(app.thumbnails_container) == []
+
+
+def test_picture_from_inference_route_gets_thumbnail_and_metadata(app, client, runner):
+    user = client.user_id()
+    data = samples.picture(640, 480)
+    r = client.post("inf", {"image": samples.data_url(data), "imageDims": [640, 480],
+                            "folder_name": "General", "container_name": user, "user_id": user})
+    assert r.status_code == 200, r.text
+    [(blob,)] = app.sql("SELECT blob_name FROM picture WHERE id = %s", [r.json()["picture_id"]])
+    assert "thumbnail" not in row(app, blob).metadata  # the route did not wait for the trigger
+    process(runner, blob)
+    stored = row(app, blob)
+    assert stored.metadata["checks"] == {"status": "ok", "reason": None, "format": "png"}
+    assert samples.decode(thumbnail(app, blob)).size == (256, 192)
+
+
+def test_picture_from_batch_upload_gets_thumbnail_and_metadata(app, client, runner):
+    user = client.user_id()
+    r = client.post("new-batch-import", {"container_name": user, "user_id": user, "nb_pictures": 1,
+                                         "folder_name": ""})
+    assert r.status_code == 200, r.text
+    jpeg = samples.exif_rotated_jpeg(400, 200)
+    r = client.post("upload-picture", {
+        "container_name": user, "user_id": user, "session_id": r.json()["session_id"],
+        "seed_name": "Ambrosia trifida", "image": samples.data_url(jpeg, "image/jpeg"),
+        "zoom_level": 1.5, "nb_seeds": 3})
+    assert r.status_code == 200, r.text
+    [(blob,)] = app.sql("SELECT blob_name FROM picture")
+    process(runner, blob)
+    stored = row(app, blob)
+    assert stored.metadata["checks"]["status"] == "ok"
+    assert (stored.metadata["zoom_level"], stored.metadata["nb_seeds"]) == (1.5, 3)
+    assert (stored.width, stored.height) == (200, 400)
+    assert samples.decode(thumbnail(app, blob)).size == (128, 256)
