@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nachet.request")
 
+# Every setting is read and validated when a function loads, so that a bad deployment
+# fails at start-up naming each bad setting, not in the middle of a request.
+get_settings()
+
 _MISSING = object()
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*);base64,", re.I)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -26,6 +27,12 @@ from devhost.settings_file import HostSettings
 from tests.model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# A valid configuration for modules that check the settings when they load; each test's
+# `app` fixture points them at its own database and containers.
+os.environ.update({
+    "NACHET_DB_URL": "postgresql://placeholder/nachet",
+    "NACHET_AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+})
 SCHEMA = "nachet"
 TEMPLATE_DB = "nachet_template"
 WEB_ORIGIN = "http://localhost:5173"
