@@ -118,6 +118,11 @@ def test_new_version_of_a_blob_is_processed_again(app, make_runner, owner):
     assert outcomes(runner) == [("done", 1)]  # a new ETag is a new blob version
     assert samples.decode(thumbnail(app, blob)).size == (85, 256)
     assert (row(app, blob).width, row(app, blob).height) == (100, 300)
+    # A version that no longer decodes takes its stale thumbnail with it.
+    container(app, app.pictures_container).upload_blob(blob, b"\x89PNG garbage", overwrite=True)
+    assert outcomes(runner) == [("done", 1)]
+    assert row(app, blob).metadata["thumbnail"] is None
+    assert app.blobs(app.thumbnails_container) == []
 
 
 def test_polling_thread_processes_new_pictures(app, make_runner, owner):

@@ -68,20 +68,22 @@ def process_picture(path: str, data: bytes) -> bool:
     if row is None:
         return False
     inspection = inspect_image(data, claimed_type=row["content_type"])
+    checked = inspection.checked
     thumbnails = get_settings().thumbnails_container
-    thumbnail = thumbnail_blob_name(blob_name)
-    facts = {}
-    if inspection.checked is None:
-        storage.delete(thumbnails, thumbnail)
-        thumbnail = None
+    thumbnail = thumbnail_blob_name(blob_name) if checked else None
+    if checked:
+        storage.upload(thumbnails, thumbnail, checked.thumbnail, content_type="image/webp")
     else:
-        decoded = inspection.checked.decoded
-        storage.upload(thumbnails, thumbnail, inspection.checked.thumbnail, content_type="image/webp")
-        facts = {"content_type": decoded.content_type, "width": decoded.width, "height": decoded.height}
+        # A new version of the blob that no longer decodes: the old thumbnail goes.
+        storage.delete(thumbnails, thumbnail_blob_name(blob_name))
+    decoded = checked.decoded if checked else None
     with connection() as conn:
         recorded = queries.record_processing(
             conn, row["id"], blob_name, sha256=sha256_hex(data),
-            metadata={"thumbnail": thumbnail, "checks": inspection.checks}, **facts,
+            metadata={"thumbnail": thumbnail, "checks": inspection.checks},
+            content_type=decoded.content_type if decoded else None,
+            width=decoded.width if decoded else None,
+            height=decoded.height if decoded else None,
         )
     if not recorded:
         # The picture went while it was processed: its thumbnail must not outlive it.
