@@ -1,0 +1,40 @@
+"""The app served in process for benchmarks, on its own embedded PostgreSQL and Azurite."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def running_app() -> Iterator[str]:
+    """Start PostgreSQL, Azurite and the local host in a temporary folder (local mode);
+    yield the API's base URL; stop everything after."""
+    from devhost.server import Dispatcher, HostServer
+    from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
+    from devhost.settings_file import HostSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        postgres = start_postgres(Path(tmp) / "postgres")
+        azurite_port = free_port()
+        azurite = start_azurite(ROOT, Path(tmp) / "azurite", azurite_port)
+        os.environ.update({
+            "NACHET_DB_URL": postgres.get_uri(),
+            "NACHET_AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(azurite_port),
+            "NACHET_ENV": "local",
+        })
+        server = HostServer(("127.0.0.1", 0), Dispatcher(ROOT), HostSettings(0, (), False))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/api"
+        finally:
+            server.shutdown()
+            server.server_close()
+            stop(azurite)
+            postgres.cleanup()
