@@ -36,7 +36,8 @@ _PIPELINE_FIELDS = frozenset({
 _TOP_FIELDS = frozenset({"version", "date", "models", "pipelines"})
 
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
-_SETTING = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Capitals, as app settings are named: a key pasted here by mistake (mixed case) fails.
+_SETTING = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _HEADER_VALUE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII without spaces: safe in a header
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+-]+)*$")
 _FERNET_TOKEN = re.compile(r"^[A-Za-z0-9_-]+=*$")
@@ -180,7 +181,8 @@ class _Entry:
                 self.problem(str(name), f"unknown field (known: {', '.join(sorted(allowed))})")
 
     def text(self, name: str, *, required: bool = False, pattern: re.Pattern[str] | None = None,
-             hint: str = "", max_length: int = _MAX_TEXT) -> str | None:
+             hint: str = "", max_length: int = _MAX_TEXT, secret: bool = False) -> str | None:
+        """The field's text, stripped; with `secret`, a problem never quotes the value."""
         value = self.raw.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -194,7 +196,7 @@ class _Entry:
             self.problem(name, f"is longer than {max_length} characters")
             return None
         if pattern is not None and not pattern.match(value):
-            self.problem(name, f"{value!r} is not {hint}")
+            self.problem(name, f"{'the value' if secret else repr(value)} is not {hint}")
             return None
         return value
 
@@ -301,9 +303,10 @@ def _model(e: _Entry) -> ModelDefinition | None:
     remote = kind in REMOTE_TYPES
     if remote:
         endpoint = _endpoint(e)
-        setting = e.text("api_key_setting", pattern=_SETTING, hint="an app setting name like NACHET_KEY_X")
+        setting = e.text("api_key_setting", pattern=_SETTING, secret=True,
+                         hint="an app setting name in capitals like NACHET_KEY_SWIN")
         encrypted = e.text("api_key_encrypted", pattern=_FERNET_TOKEN, hint="a Fernet token",
-                           max_length=10_000)
+                           max_length=10_000, secret=True)
         if e.has("api_key_setting") == e.has("api_key_encrypted"):
             e.problem("api_key_setting", "give exactly one of api_key_setting (the app setting that "
                                          "holds the key) and api_key_encrypted")
