@@ -139,6 +139,15 @@ def test_a_new_version_replaces_the_active_definitions(app, run_command, tmp_pat
     assert active(app) == [("builtin-only", "1", False), ("seed-detector-swin", "1", True)]
 
 
+def test_inferences_keep_the_pipeline_they_ran_on(app, client, run_command, tmp_path):
+    user = client.user_id()
+    r = client.post("inf", body(user, sample_url()))  # the built-in default pipeline
+    assert r.status_code == 200, r.text
+    run_command("import-pipelines", str(write(tmp_path, definition())))
+    assert app.sql("SELECT p.name, p.active FROM inference i JOIN pipeline p ON p.id = i.pipeline_id") == [
+        ("seed-detector-builtin", False)]
+
+
 def test_an_invalid_file_writes_nothing(app, run_command, tmp_path):
     before = app.sql("SELECT id, active, is_default FROM pipeline ORDER BY id")
     raw = definition()
