@@ -38,13 +38,15 @@ def stored_picture(
     transaction that commits before the block ends. If the block fails, the blob is
     deleted again (a crash in between leaves it to the repair command).
 
-    Raises DependencyUnavailable when the upload fails (nothing is left then).
+    Raises DependencyUnavailable when the upload fails (the blob is deleted then too).
     """
     picture_id = uuid.uuid4()
     picture = NewPicture(picture_id, blob_name(user_id, folder_id, picture_id, extension))
     container = get_settings().pictures_container
-    storage.upload(container, picture.blob_name, data, content_type=content_type)
     try:
+        # Inside the try: an upload that fails after the storage wrote the blob (a lost
+        # answer) leaves nothing behind either.
+        storage.upload(container, picture.blob_name, data, content_type=content_type)
         yield picture
     except BaseException:
         try:

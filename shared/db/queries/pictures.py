@@ -1,7 +1,8 @@
-"""Queries on pictures."""
+"""Queries on pictures and their labels (picture_seed)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from uuid import UUID
 
 from psycopg import Connection
@@ -11,12 +12,133 @@ from psycopg.types.json import Jsonb
 def insert(
     conn: Connection, *, picture_id: UUID, folder_id: UUID, blob_name: str, content_type: str,
     width: int, height: int, sha256: str, metadata: dict | None = None,
-) -> None:
-    """Insert a picture row (its blob must already be written)."""
-    conn.execute(
+    upload_session_id: UUID | None = None,
+) -> bool:
+    """Insert a picture row (its blob must already be written). Returns False, inserting
+    nothing, when `upload_session_id` is given and a picture with the same sha256 was
+    already uploaded in that session (also by a transaction that commits meanwhile)."""
+    row = conn.execute(
         """
-        INSERT INTO picture (id, picture_set_id, blob_name, content_type, width, height, sha256, metadata)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        INSERT INTO picture (id, picture_set_id, blob_name, content_type, width, height, sha256,
+                             metadata, upload_session_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (upload_session_id, sha256) WHERE upload_session_id IS NOT NULL DO NOTHING
+        RETURNING id
         """,
-        [picture_id, folder_id, blob_name, content_type, width, height, sha256, Jsonb(metadata or {})],
+        [picture_id, folder_id, blob_name, content_type, width, height, sha256, Jsonb(metadata or {}),
+         upload_session_id],
+    ).fetchone()
+    return row is not None
+
+
+def uploaded_in_session(conn: Connection, session_id: UUID, sha256: str) -> bool:
+    """Whether a picture with these bytes was already uploaded in the session."""
+    return conn.execute(
+        "SELECT 1 FROM picture WHERE upload_session_id = %s AND sha256 = %s", [session_id, sha256]
+    ).fetchone() is not None
+
+
+def add_label(conn: Connection, picture_id: UUID, seed_id: UUID) -> None:
+    """Label the picture with a seed: it is validated (ground truth)."""
+    conn.execute(
+        "INSERT INTO picture_seed (picture_id, seed_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        [picture_id, seed_id],
     )
+
+
+def find(conn: Connection, picture_id: UUID) -> dict | None:
+    """The picture {id, picture_set_id, owner_id, blob_name, content_type}, or None."""
+    return conn.execute(
+        """
+        SELECT p.id, p.picture_set_id, ps.owner_id, p.blob_name, p.content_type
+        FROM picture p JOIN picture_set ps ON ps.id = p.picture_set_id
+        WHERE p.id = %s
+        """,
+        [picture_id],
+    ).fetchone()
+
+
+def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
+    """Every picture in the owner's folders as {id, picture_set_id, uploaded_at,
+    is_validated, inference_exist}, oldest first: one query for all folders."""
+    return conn.execute(
+        """
+        SELECT p.id, p.picture_set_id, p.uploaded_at,
+               EXISTS (SELECT 1 FROM picture_seed s WHERE s.picture_id = p.id) AS is_validated,
+               EXISTS (SELECT 1 FROM inference i WHERE i.picture_id = p.id) AS inference_exist
+        FROM picture p JOIN picture_set ps ON ps.id = p.picture_set_id
+        WHERE ps.owner_id = %s
+        ORDER BY p.uploaded_at, p.id
+        """,
+        [owner_id],
+    ).fetchall()
+
+
+def has_validated(conn: Connection, folder_id: UUID) -> bool:
+    """Whether the folder holds at least one validated picture."""
+    return conn.execute(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM picture p JOIN picture_seed s ON s.picture_id = p.id
+            WHERE p.picture_set_id = %s
+        ) AS found
+        """,
+        [folder_id],
+    ).fetchone()["found"]
+
+
+def list_validated(conn: Connection, folder_id: UUID) -> list[dict]:
+    """The folder's validated pictures as {id, blob_name}."""
+    return conn.execute(
+        """
+        SELECT p.id, p.blob_name FROM picture p
+        WHERE p.picture_set_id = %s
+          AND EXISTS (SELECT 1 FROM picture_seed s WHERE s.picture_id = p.id)
+        ORDER BY p.id
+        """,
+        [folder_id],
+    ).fetchall()
+
+
+def move(conn: Connection, new_blob_names: dict[UUID, str], folder_id: UUID, audit: dict) -> set[UUID]:
+    """Move pictures into `folder_id` under new blob names, recording `audit` in each
+    picture's metadata as `archived_from`; their inferences, boxes and labels follow.
+    Returns the ids of the pictures moved."""
+    ids = list(new_blob_names)
+    rows = conn.execute(
+        """
+        UPDATE picture p
+        SET picture_set_id = %(folder_id)s,
+            blob_name = m.blob_name,
+            metadata = p.metadata || jsonb_build_object(
+                'archived_from', %(audit)s::jsonb || jsonb_build_object('archived_at', now()))
+        FROM unnest(%(ids)s::uuid[], %(names)s::text[]) AS m(id, blob_name)
+        WHERE p.id = m.id
+        RETURNING p.id
+        """,
+        {"folder_id": folder_id, "audit": Jsonb(audit), "ids": ids,
+         "names": [new_blob_names[i] for i in ids]},
+    ).fetchall()
+    return {r["id"] for r in rows}
+
+
+def delete_in_folder(conn: Connection, folder_id: UUID) -> list[str]:
+    """Delete the folder's pictures (inferences, boxes and labels cascade); return their
+    blob names."""
+    rows = conn.execute(
+        "DELETE FROM picture WHERE picture_set_id = %s RETURNING blob_name", [folder_id]
+    ).fetchall()
+    return [r["blob_name"] for r in rows]
+
+
+def iter_blob_names(conn: Connection) -> Iterator[tuple[UUID, str]]:
+    """(id, blob_name) of every picture, streamed."""
+    with conn.cursor() as cur:
+        for row in cur.stream("SELECT id, blob_name FROM picture"):
+            yield row["id"], row["blob_name"]
+
+
+def referenced_blob_names(conn: Connection, blob_names: list[str]) -> set[str]:
+    """Those of `blob_names` that a picture row points at."""
+    rows = conn.execute("SELECT blob_name FROM picture WHERE blob_name = ANY(%s)", [blob_names]).fetchall()
+    return {r["blob_name"] for r in rows}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from psycopg import Connection
 
 
@@ -23,3 +25,8 @@ def insert_missing(conn: Connection, names: list[str]) -> list[dict]:
     return conn.execute(
         "SELECT id, name FROM seed WHERE lower(name) = ANY(%s)", [[n.lower() for n in names]]
     ).fetchall()
+
+
+def find_by_id(conn: Connection, seed_id: UUID) -> dict | None:
+    """The seed {id, name, object_type_id, data}, or None."""
+    return conn.execute("SELECT id, name, object_type_id, data FROM seed WHERE id = %s", [seed_id]).fetchone()

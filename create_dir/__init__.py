@@ -1,0 +1,13 @@
+"""POST /api/create-dir {"container_name", "folder_name"} -> ["<picture_set_id>"]; 409 if the
+caller already has a folder of that name (in any case)."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.folders import create_folder
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(
+        req, lambda r: [str(create_folder(r.user_id("container_name"), r.body.text("folder_name")))]
+    )

@@ -1,0 +1,11 @@
+"""POST /api/get-directories {"container_name"} -> {"folders": [{"picture_set_id", "folder_name",
+"nb_pictures", "pictures": [{"picture_id", "is_validated", "inference_exist"}]}]}, default folder first."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.folders import list_directories
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: list_directories(r.user_id("container_name")))
