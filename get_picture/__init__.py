@@ -1,0 +1,11 @@
+"""POST /api/get-picture {"container_name", "picture_id"} -> {"picture_id", "inference": the latest
+inference object or null, "image": "data:<real content type>;base64,…"}."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.pictures import get_picture
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: get_picture(r.user_id("container_name"), r.body.id("picture_id")))

@@ -1,0 +1,36 @@
+"""A stored picture as get-picture shows it: its latest inference and its bytes."""
+
+from __future__ import annotations
+
+import base64
+from uuid import UUID
+
+from shared import storage
+from shared.db import connection
+from shared.db.queries import pictures
+from shared.errors import Forbidden, NotFound
+from shared.services.inference_view import load_latest_for_picture
+from shared.settings import get_settings
+
+
+def get_picture(user_id: UUID, picture_id: UUID) -> dict:
+    """{"picture_id", "inference": the latest inference object or None, "image": a data URL
+    with the picture's real content type}.
+
+    Raises NotFound (no such picture, or its blob is gone), Forbidden (another user's),
+    DependencyUnavailable.
+    """
+    with connection() as conn:
+        row = pictures.find(conn, picture_id)
+        if row is None:
+            raise NotFound("no such picture")
+        if row["owner_id"] != user_id:
+            raise Forbidden("this picture is not yours")
+        inference = load_latest_for_picture(conn, picture_id)
+    # Read after the transaction, so that no connection is held during the download.
+    data = storage.download(get_settings().pictures_container, row["blob_name"])
+    return {
+        "picture_id": str(picture_id),
+        "inference": inference,
+        "image": f"data:{row['content_type']};base64,{base64.b64encode(data).decode()}",
+    }
