@@ -1,0 +1,13 @@
+"""POST /api/del {"container_name", "folder_name": a picture_set_id or a folder name} -> [true]:
+the folder's validated pictures are archived, then the folder is deleted; 400 for the default folder.
+
+The folder is named `delete_folder` because `del` is a Python keyword; its route is `del`."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.deletion import delete_folder
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: delete_folder(r.user_id("container_name"), r.body.text("folder_name")))

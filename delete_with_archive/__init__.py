@@ -1,0 +1,11 @@
+"""POST /api/delete-with-archive {"container_name", "folder_uuid"} -> true: the folder's validated
+pictures are moved to the archive user, then the folder is deleted; 400 for the default folder."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.deletion import delete_with_archive
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: delete_with_archive(r.user_id("container_name"), r.body.id("folder_uuid")))
