@@ -90,7 +90,7 @@ def resolve_folder(conn: Connection, user_id: UUID, ref: str, *, name: str = "fo
 def _picture_entry(row: dict) -> dict:
     """A picture as get-directories lists it: the one place that shapes it."""
     return {
-        "picture_id": str(row["id"]),
+        "picture_id": row["id"],
         "is_validated": row["is_validated"],
         "inference_exist": row["inference_exist"],
     }
@@ -103,22 +103,17 @@ def list_directories(user_id: UUID) -> dict:
     with connection() as conn:
         folder_rows = folders.list_for_owner(conn, user_id)
         picture_rows = pictures.list_for_owner(conn, user_id)
-    by_folder: dict[UUID, list[dict]] = {row["id"]: [] for row in folder_rows}
+    by_folder: dict[str, list[dict]] = {str(row["id"]): [] for row in folder_rows}
     for row in picture_rows:
         # A folder created between the two queries is not listed; neither are its pictures.
         if row["picture_set_id"] in by_folder:
             by_folder[row["picture_set_id"]].append(_picture_entry(row))
-    return {
-        "folders": [
-            {
-                "picture_set_id": str(row["id"]),
-                "folder_name": row["name"],
-                "nb_pictures": len(by_folder[row["id"]]),
-                "pictures": by_folder[row["id"]],
-            }
-            for row in folder_rows
-        ]
-    }
+    listed = []
+    for row in folder_rows:
+        entries = by_folder[str(row["id"])]
+        listed.append({"picture_set_id": str(row["id"]), "folder_name": row["name"],
+                       "nb_pictures": len(entries), "pictures": entries})
+    return {"folders": listed}
 
 
 def create_folder(user_id: UUID, name: str | None, *, metadata: dict | None = None) -> UUID:

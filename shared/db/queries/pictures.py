@@ -59,11 +59,12 @@ def find(conn: Connection, picture_id: UUID) -> dict | None:
 
 
 def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
-    """Every picture in the owner's folders as {id, picture_set_id, uploaded_at,
-    is_validated, inference_exist}, oldest first: one query for all folders."""
+    """Every picture in the owner's folders as {id, picture_set_id, is_validated,
+    inference_exist}, oldest first: one query for all folders. The ids are text, ready for
+    JSON (parsing ten thousand UUIDs only to print them again costs more than the query)."""
     return conn.execute(
         """
-        SELECT p.id, p.picture_set_id, p.uploaded_at,
+        SELECT p.id::text AS id, p.picture_set_id::text AS picture_set_id,
                EXISTS (SELECT 1 FROM picture_seed s WHERE s.picture_id = p.id) AS is_validated,
                EXISTS (SELECT 1 FROM inference i WHERE i.picture_id = p.id) AS inference_exist
         FROM picture p JOIN picture_set ps ON ps.id = p.picture_set_id
