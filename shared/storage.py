@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from urllib.parse import quote
 
 from azure.core.exceptions import (
     AzureError,
@@ -17,7 +18,14 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings, LinearRetry
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    ContentSettings,
+    LinearRetry,
+    generate_blob_sas,
+)
 
 from shared.errors import DependencyUnavailable, NotFound
 from shared.settings import get_settings, on_reset
@@ -127,6 +135,20 @@ def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str
     with _translated(f"container {container_name}"):
         blobs = container(container_name).list_blobs(name_starts_with=prefix)
         return {b.name: b.last_modified for b in blobs}
+
+
+def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | None:
+    """A URL that reads this one blob until `expiry` (a read-only SAS signed here, no request
+    made), or None when the connection string has no account key to sign with."""
+    service = _service()
+    key = getattr(service.credential, "account_key", None)
+    if not key:
+        return None
+    sas = generate_blob_sas(
+        service.account_name, container_name, blob_name, account_key=key,
+        permission=BlobSasPermissions(read=True), expiry=expiry,
+    )
+    return f"{service.url.rstrip('/')}/{container_name}/{quote(blob_name)}?{sas}"
 
 
 def list_names(container_name: str, *, prefix: str | None = None) -> list[str]:
