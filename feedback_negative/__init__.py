@@ -1,0 +1,12 @@
+"""POST /api/feedback-negative {"userId", "inferenceId", "boxes": [{"boxId", "label", "classId",
+"box": {"topX", "topY", "bottomX", "bottomY"}, "comment"}]} -> the inference object as now
+stored: each entry marks a box not a seed, relabels or moves it, or adds a box the model missed."""
+
+import azure.functions as func
+
+from shared.http import handle
+from shared.services.feedback import correct_boxes, parse_negative
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda r: correct_boxes(parse_negative(r)))

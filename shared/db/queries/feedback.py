@@ -1,0 +1,118 @@
+"""Queries that record analysts' feedback: the inference locked, boxes corrected, the
+inference verified and its picture labelled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+
+def lock_folder_of(conn: Connection, inference_id: UUID) -> UUID | None:
+    """The folder of the inference's picture, kept from being deleted until the
+    transaction ends; None if there is no such inference (or a delete committed first)."""
+    row = conn.execute(
+        """
+        SELECT ps.id
+        FROM inference i
+        JOIN picture p ON p.id = i.picture_id
+        JOIN picture_set ps ON ps.id = p.picture_set_id
+        WHERE i.id = %s
+        FOR KEY SHARE OF ps
+        """,
+        [inference_id],
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def lock_inference(conn: Connection, inference_id: UUID) -> dict | None:
+    """The inference {id, picture_id, folder_id, owner_id (the folder's), width, height
+    (the picture's), verified, result}, locked until the transaction ends; or None."""
+    return conn.execute(
+        """
+        SELECT i.id, i.picture_id, p.picture_set_id AS folder_id, ps.owner_id, p.width, p.height,
+               i.verified, i.result
+        FROM inference i
+        JOIN picture p ON p.id = i.picture_id
+        JOIN picture_set ps ON ps.id = p.picture_set_id
+        WHERE i.id = %s
+        FOR UPDATE OF i
+        """,
+        [inference_id],
+    ).fetchone()
+
+
+def find_box(conn: Connection, box_id: UUID) -> dict | None:
+    """The box's {inference_id, owner_id (of its picture's folder)}, or None."""
+    return conn.execute(
+        """
+        SELECT o.inference_id, ps.owner_id
+        FROM object o
+        JOIN inference i ON i.id = o.inference_id
+        JOIN picture p ON p.id = i.picture_id
+        JOIN picture_set ps ON ps.id = p.picture_set_id
+        WHERE o.id = %s
+        """,
+        [box_id],
+    ).fetchone()
+
+
+def update_boxes(conn: Connection, rows: Sequence[dict]) -> None:
+    """Store boxes' new state, each {id, box, verified_id, valid, manual_detection, comment
+    (None keeps the stored one)}, in one batch."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            UPDATE object
+            SET box = %(box)s, verified_id = %(verified_id)s, valid = %(valid)s,
+                manual_detection = %(manual_detection)s, comment = coalesce(%(comment)s, comment),
+                updated_at = now()
+            WHERE id = %(id)s
+            """,
+            [{**row, "box": Jsonb(row["box"])} for row in rows],
+        )
+
+
+def set_overlapping_indices(conn: Connection, indices: dict[UUID, list[int]]) -> None:
+    """Store which boxes each box overlaps (1-based positions), by box id."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE object SET overlapping_indices = %s WHERE id = %s",
+            [(list(value), box_id) for box_id, value in indices.items()],
+        )
+
+
+def record_feedback(conn: Connection, inference_id: UUID, user_id: UUID, counts: dict) -> bool:
+    """Note who gave feedback and when, store `counts` ({labelOccurrence, totalBoxes}) in
+    the result, and mark the inference verified when each of its boxes is verified or
+    invalid. Returns whether it is verified."""
+    return conn.execute(
+        """
+        UPDATE inference i
+        SET feedback_user_id = %s, updated_at = now(), result = i.result || %s,
+            verified = NOT EXISTS (
+                SELECT 1 FROM object o WHERE o.inference_id = i.id AND o.valid AND o.verified_id IS NULL)
+        WHERE i.id = %s
+        RETURNING i.verified
+        """,
+        [user_id, Jsonb(counts), inference_id],
+    ).fetchone()["verified"]
+
+
+def label_picture(conn: Connection, inference_id: UUID) -> None:
+    """Give the inference's picture one picture_seed row per distinct seed of its valid
+    verified boxes (rows it has already are kept)."""
+    conn.execute(
+        """
+        INSERT INTO picture_seed (picture_id, seed_id)
+        SELECT DISTINCT i.picture_id, so.seed_id
+        FROM inference i
+        JOIN object o ON o.inference_id = i.id
+        JOIN seed_obj so ON so.id = o.verified_id
+        WHERE i.id = %s AND o.valid AND so.seed_id IS NOT NULL
+        ON CONFLICT DO NOTHING
+        """,
+        [inference_id],
+    )

@@ -1,0 +1,400 @@
+"""Feedback on an inference (POST /api/feedback-positive and /api/feedback-negative).
+
+A request is one transaction, applied whole or not at all: the inference's folder and
+then the inference row are locked (in the order a folder delete takes them, so neither
+waits for the other while holding what it needs), everything the request names is
+checked, then the rows change and the inference object is re-read.
+- Positive: each box is verified with its top guess (verified_id = top_id). A box
+  verified already keeps its verification (it is confirmed as shown); a top guess that
+  names no species (a detector's `seed`) cannot be confirmed.
+- Negative: `label` and `classId` both empty marks the box invalid (not a seed). Else the
+  box is verified with a correction, a seed_obj row of rank 0 and score 0 for the seed
+  that `classId` names (it wins over `label`) or that `label` names (matched to the
+  catalogue as a classifier's label is, and added to it when new); `box` moves it; an
+  empty `boxId` adds a manual detection, verified with its correction.
+- Moved and added boxes change which boxes overlap: that is computed again over every
+  box, as /inf does. The stored `color` and `overlapping` of a box keep what the model
+  run gave (the view derives the ones shown); a manual box takes the colour of its label
+  after the model's labels, and is not marked overlapping.
+- The inference is verified when every box is verified or invalid; its picture then gets
+  one picture_seed row per distinct seed of its valid verified boxes. When every box is
+  invalid, that is none: the picture holds no seed and does not count as validated.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import Connection
+
+from shared.db import connection
+from shared.db.queries import feedback, inferences, seeds
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.http import Body, Request, parse_uuid
+from shared.pipeline.postprocess import PixelBox, label_colors, overlap_indices, strip_catalogue_number
+from shared.services.catalogue import Seed, resolve_labels
+from shared.services.inference import DEFAULT_AREA_RATIO
+from shared.services.inference_view import load_inference
+
+MAX_LABEL_LENGTH = 200
+MAX_COMMENT_LENGTH = 1000
+_EDGES = ("topX", "topY", "bottomX", "bottomY")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """A box's edges as the client sends them, in pixels; not yet checked against the picture."""
+
+    top_x: float
+    top_y: float
+    bottom_x: float
+    bottom_y: float
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One entry of feedback-negative, checked."""
+
+    box_id: UUID | None  # None: a box the model missed
+    class_id: UUID | None
+    label: str  # "" when none
+    coordinates: Coordinates | None
+    comment: str | None
+
+    @property
+    def not_a_seed(self) -> bool:
+        return self.class_id is None and not self.label
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The body of feedback-positive, checked: the boxes to verify as they are."""
+
+    user_id: UUID
+    inference_id: UUID
+    box_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """The body of feedback-negative, checked."""
+
+    user_id: UUID
+    inference_id: UUID
+    corrections: tuple[Correction, ...]
+
+
+def clean_label(text: str) -> str:
+    """A label as the client typed it, without surrounding white space, literal quotes
+    (the web client may wrap free text in them) or a catalogue number."""
+    label = text.strip()
+    while len(label) >= 2 and label[0] == label[-1] == '"':
+        label = label[1:-1].strip()
+    return strip_catalogue_number(label)
+
+
+def parse_positive(request: Request) -> Confirmation:
+    """The checked body of feedback-positive, for the caller it names. Raises BadRequest,
+    Unauthorized, Forbidden, NotFound (an unknown user in local mode)."""
+    user_id, inference_id, entries = _parse_common(request)
+    box_ids = tuple(_parse_entry(i, entry, lambda body: body.id("boxId")) for i, entry in enumerate(entries))
+    _check_named_once(box_ids)
+    return Confirmation(user_id, inference_id, box_ids)
+
+
+def parse_negative(request: Request) -> Corrections:
+    """The checked body of feedback-negative, for the caller it names. Raises BadRequest,
+    Unauthorized, Forbidden, NotFound (an unknown user in local mode)."""
+    user_id, inference_id, entries = _parse_common(request)
+    corrections = tuple(_parse_entry(i, entry, _correction) for i, entry in enumerate(entries))
+    _check_named_once([c.box_id for c in corrections if c.box_id is not None])
+    return Corrections(user_id, inference_id, corrections)
+
+
+def confirm_boxes(req: Confirmation) -> dict:
+    """Verify each named box of the caller's inference with its top guess; return the
+    inference object as now stored.
+
+    Raises NotFound (inference or box), Forbidden (another user's), Conflict (the
+    inference is verified, or a box is marked not a seed), BadRequest (a box of another
+    inference, or whose top guess names no species), DependencyUnavailable.
+    """
+    with connection() as conn:
+        inference = _lock(conn, req.user_id, req.inference_id)
+        rows = []
+        for index, box_id in enumerate(req.box_ids):
+            box = inference.box(conn, index, box_id)
+            if not box["valid"]:
+                raise Conflict(f"boxes[{index}]: box {box_id} is marked as not a seed; "
+                               "correct it with feedback-negative")
+            if box["verified_id"] is not None:
+                continue  # verified by earlier feedback: confirmed as shown
+            top = inference.guesses.get(box["top_id"])
+            if top is None or top["seed_id"] is None:
+                guess = f" (its guess is {top['label']!r})" if top else ""
+                raise BadRequest(f"boxes[{index}]: box {box_id} has no species to confirm{guess}; "
+                                 "correct it with feedback-negative")
+            rows.append(_state(box, verified_id=top["id"]))
+        feedback.update_boxes(conn, rows)
+        return _finish(conn, inference, req.user_id)
+
+
+def correct_boxes(req: Corrections) -> dict:
+    """Apply each correction to the caller's inference (see the module docstring); return
+    the inference object as now stored.
+
+    Raises NotFound (inference, box or classId), Forbidden (another user's), Conflict (the
+    inference is verified), BadRequest (a box of another inference, coordinates outside
+    the picture or without area), DependencyUnavailable.
+    """
+    with connection() as conn:
+        inference = _lock(conn, req.user_id, req.inference_id)
+        # Everything the request names is checked before anything changes.
+        boxes = [None if c.box_id is None else inference.box(conn, i, c.box_id)
+                 for i, c in enumerate(req.corrections)]
+        pixels = [None if c.coordinates is None else _pixels(i, c.coordinates, inference)
+                  for i, c in enumerate(req.corrections)]
+        chosen = _seeds(conn, req.corrections)
+
+        rows: list[dict] = []
+        guesses: list[dict] = []
+        added: list[_NewBox] = []
+        geometry = {box_id: _pixel_box(b["box"]) for box_id, b in inference.boxes.items()}
+        for correction, box, pixel_box, seed in zip(req.corrections, boxes, pixels, chosen, strict=True):
+            if seed is None:
+                rows.append(_state(box, verified_id=None, valid=False, comment=correction.comment))
+                continue
+            guess_id = uuid.uuid4()
+            if box is None:
+                assert pixel_box is not None  # parse_negative requires coordinates for a new box
+                new = _NewBox(uuid.uuid4(), guess_id, pixel_box, seed.name)
+                added.append(new)
+                rows.append({"id": new.id, "box": pixel_box.as_json(), "verified_id": guess_id,
+                             "valid": True, "manual_detection": True, "comment": correction.comment})
+            else:
+                rows.append(_state(box, box=pixel_box.as_json() if pixel_box else box["box"],
+                                   verified_id=guess_id, valid=True, comment=correction.comment))
+            object_id = rows[-1]["id"]
+            if pixel_box is not None:
+                geometry[object_id] = pixel_box
+            guesses.append({"id": guess_id, "object_id": object_id, "seed_id": seed.id,
+                            "label": seed.name, "score": 0.0, "rank": 0})
+
+        positions = _positions(inference, added)
+        indices = _overlaps(inference, geometry, positions)
+        inferences.insert_objects(conn, _new_objects(inference, added, positions, indices))
+        inferences.insert_guesses(conn, guesses)
+        feedback.update_boxes(conn, rows)
+        feedback.set_overlapping_indices(conn, {
+            box_id: value for box_id, value in indices.items()
+            if box_id in inference.boxes and value != inference.boxes[box_id]["overlapping_indices"]
+        })
+        return _finish(conn, inference, req.user_id)
+
+
+def _parse_common(request: Request) -> tuple[UUID, UUID, list[Any]]:
+    user_id = request.user_id("userId")
+    body = request.body
+    return user_id, body.id("inferenceId"), body.items("boxes")
+
+
+def _parse_entry(index: int, entry: Any, parse: Callable[[Body], T]) -> T:
+    """`parse` of the entry boxes[index]; a BadRequest names the entry."""
+    if not isinstance(entry, dict):
+        raise BadRequest(f"boxes[{index}] must be an object")
+    try:
+        return parse(Body(entry))
+    except BadRequest as exc:
+        raise BadRequest(f"boxes[{index}]: {exc.message}") from None
+
+
+def _check_named_once(box_ids: Sequence[UUID]) -> None:
+    seen: set[UUID] = set()
+    for box_id in box_ids:
+        if box_id in seen:
+            raise BadRequest(f"box {box_id} is named twice")
+        seen.add(box_id)
+
+
+def _correction(body: Body) -> Correction:
+    box_ref = body.text("boxId", max_length=100)
+    class_ref = body.text("classId", required=False, max_length=100)
+    correction = Correction(
+        box_id=parse_uuid(box_ref, "boxId") if box_ref else None,
+        class_id=parse_uuid(class_ref, "classId") if class_ref else None,
+        label=clean_label(body.text("label", required=False, max_length=MAX_LABEL_LENGTH) or ""),
+        coordinates=_coordinates(body.raw("box", required=False)),
+        comment=body.text("comment", required=False, max_length=MAX_COMMENT_LENGTH) or None,
+    )
+    if correction.box_id is None and correction.not_a_seed:
+        raise BadRequest("a new box (empty boxId) needs a label or a classId")
+    if correction.box_id is None and correction.coordinates is None:
+        raise BadRequest("a new box (empty boxId) needs its box coordinates")
+    return correction
+
+
+def _coordinates(value: Any) -> Coordinates | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest("box must be an object {topX, topY, bottomX, bottomY}")
+    body = Body(value)
+    edges = []
+    for key in _EDGES:
+        try:
+            edge = body.number(key)
+        except BadRequest as exc:
+            raise BadRequest(f"box.{exc.message}") from None  # Body's messages start with the key
+        if edge < 0:
+            raise BadRequest(f"box.{key} is negative")
+        edges.append(edge)
+    return Coordinates(*edges)
+
+
+@dataclass(frozen=True)
+class _Inference:
+    """The locked inference with its boxes and their guesses, as stored before the request."""
+
+    row: dict
+    boxes: dict[UUID, dict]  # object rows by id, in position order
+    guesses: dict[UUID, dict]  # seed_obj rows by id
+
+    @property
+    def id(self) -> UUID:
+        return self.row["id"]
+
+    def box(self, conn: Connection, index: int, box_id: UUID) -> dict:
+        """The box named by boxes[index]. Raises NotFound, Forbidden (another user's box),
+        BadRequest (a box of another inference of the caller)."""
+        if box_id in self.boxes:
+            return self.boxes[box_id]
+        found = feedback.find_box(conn, box_id)
+        if found is None:
+            raise NotFound(f"boxes[{index}]: there is no box {box_id}")
+        if found["owner_id"] != self.row["owner_id"]:
+            raise Forbidden(f"boxes[{index}]: box {box_id} is not yours")
+        raise BadRequest(f"boxes[{index}]: box {box_id} belongs to another inference")
+
+
+@dataclass(frozen=True)
+class _NewBox:
+    """A box the model missed, as a correction adds it."""
+
+    id: UUID
+    guess_id: UUID  # its correction: top and verified guess
+    pixels: PixelBox
+    label: str
+
+
+def _lock(conn: Connection, user_id: UUID, inference_id: UUID) -> _Inference:
+    """The caller's inference, locked, if it is not verified yet. Raises NotFound,
+    Forbidden, Conflict."""
+    # The folder first: a folder delete locks it before the pictures and inferences in it.
+    if feedback.lock_folder_of(conn, inference_id) is None:
+        raise NotFound("there is no such inference")
+    row = feedback.lock_inference(conn, inference_id)
+    if row is None:
+        raise NotFound("there is no such inference")
+    if row["owner_id"] != user_id:
+        raise Forbidden("this inference is not yours")
+    if row["verified"]:
+        raise Conflict("this inference is already verified")
+    return _Inference(
+        row,
+        {o["id"]: o for o in inferences.list_objects(conn, inference_id)},
+        {g["id"]: g for g in inferences.list_guesses(conn, inference_id)},
+    )
+
+
+def _pixels(index: int, coordinates: Coordinates, inference: _Inference) -> PixelBox:
+    """`coordinates` in whole pixels (halves round up), if inside the picture and with an
+    area. Raises BadRequest naming boxes[index]."""
+    width, height = inference.row["width"], inference.row["height"]
+    c = coordinates
+    if max(c.top_x, c.bottom_x) > width or max(c.top_y, c.bottom_y) > height:
+        raise BadRequest(f"boxes[{index}]: box is outside the picture ({width} x {height} pixels)")
+    left, top, right, bottom = (math.floor(v + 0.5) for v in (c.top_x, c.top_y, c.bottom_x, c.bottom_y))
+    if left >= right or top >= bottom:
+        raise BadRequest(f"boxes[{index}]: box must have topX < bottomX and topY < bottomY")
+    return PixelBox(left, top, right, bottom)
+
+
+def _pixel_box(stored: dict) -> PixelBox:
+    return PixelBox(stored["topX"], stored["topY"], stored["bottomX"], stored["bottomY"])
+
+
+def _seeds(conn: Connection, corrections: Sequence[Correction]) -> list[Seed | None]:
+    """The seed each correction names (None: not a seed). A label new to the catalogue
+    is added to it. Raises NotFound for an unknown classId."""
+    by_id: dict[UUID, Seed] = {}
+    if any(c.class_id for c in corrections):
+        by_id = {r["id"]: Seed(r["id"], r["name"]) for r in seeds.list_all(conn)}
+    for index, c in enumerate(corrections):
+        if c.class_id is not None and c.class_id not in by_id:
+            raise NotFound(f"boxes[{index}]: there is no seed with classId {c.class_id}")
+    by_label = resolve_labels(conn, {(c.label, True) for c in corrections if c.class_id is None and c.label})
+    return [
+        by_id[c.class_id] if c.class_id is not None else by_label[c.label, True] if c.label else None
+        for c in corrections
+    ]
+
+
+def _positions(inference: _Inference, added: Sequence[_NewBox]) -> dict[UUID, int]:
+    """The position of every box: the stored ones', then the new ones after them."""
+    positions = {box_id: b["position"] for box_id, b in inference.boxes.items()}
+    after = max(positions.values(), default=-1) + 1
+    positions.update((new.id, after + n) for n, new in enumerate(added))
+    return positions
+
+
+def _overlaps(
+    inference: _Inference, geometry: dict[UUID, PixelBox], positions: dict[UUID, int]
+) -> dict[UUID, list[int]]:
+    """Which boxes each box overlaps, as 1-based positions (as /inf stores them)."""
+    area_ratio = inference.row["result"].get("area_ratio", DEFAULT_AREA_RATIO)
+    ids = sorted(geometry, key=positions.__getitem__)
+    found = overlap_indices([geometry[box_id] for box_id in ids], area_ratio)
+    return {box_id: sorted(positions[ids[j - 1]] + 1 for j in others)
+            for box_id, others in zip(ids, found, strict=True)}
+
+
+def _new_objects(
+    inference: _Inference, added: Sequence[_NewBox], positions: dict[UUID, int],
+    indices: dict[UUID, list[int]],
+) -> list[dict]:
+    """Rows for inferences.insert_objects of the manual boxes; each takes the colour of its
+    label after the model's top labels, as /inf colours boxes."""
+    model_labels = [
+        inference.guesses[b["top_id"]]["label"] if b["top_id"] in inference.guesses else ""
+        for b in inference.boxes.values()
+    ]
+    colors = label_colors(model_labels + [new.label for new in added], "hex")[len(model_labels):]
+    return [
+        {"id": new.id, "inference_id": inference.id, "position": positions[new.id],
+         "box": new.pixels.as_json(), "color": color, "overlapping": False,
+         "overlapping_indices": indices[new.id], "top_id": new.guess_id}
+        for new, color in zip(added, colors, strict=True)
+    ]
+
+
+def _state(row: dict, **changes: Any) -> dict:
+    """A box's row for feedback.update_boxes: `row` as stored, with `changes`."""
+    return {"id": row["id"], "box": row["box"], "verified_id": row["verified_id"], "valid": row["valid"],
+            "manual_detection": row["manual_detection"], "comment": None, **changes}
+
+
+def _finish(conn: Connection, inference: _Inference, user_id: UUID) -> dict:
+    """Record the feedback, verify the inference when every box is, and return the
+    inference object as now stored."""
+    shown = load_inference(conn, inference.id)
+    counts = {"labelOccurrence": shown["labelOccurrence"], "totalBoxes": shown["totalBoxes"]}
+    if feedback.record_feedback(conn, inference.id, user_id, counts):
+        feedback.label_picture(conn, inference.id)
+    return shown
