@@ -1,5 +1,6 @@
 """POST /api/get-directories {"container_name"} -> {"folders": [{"picture_set_id", "folder_name",
-"nb_pictures", "pictures": [{"picture_id", "is_validated", "inference_exist"}]}]}, default folder first."""
+"nb_pictures", "pictures": [{"picture_id", "is_validated", "inference_exist", "thumbnail": URL or
+null}]}]}, default folder first."""
 
 import azure.functions as func
 

@@ -1,5 +1,5 @@
 """POST /api/get-picture {"container_name", "picture_id"} -> {"picture_id", "inference": the latest
-inference object or null, "image": "data:<real content type>;base64,…"}."""
+inference object or null, "image": "data:<real content type>;base64,…", "thumbnail": URL or null}."""
 
 import azure.functions as func
 

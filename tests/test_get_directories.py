@@ -45,7 +45,7 @@ def test_folders_pictures_and_flags(app, client):
     batch = by_name["Batch"]
     assert batch["nb_pictures"] == 2 and len(batch["pictures"]) == 2
     for picture in batch["pictures"]:
-        assert set(picture) == {"picture_id", "is_validated", "inference_exist"}
+        assert set(picture) == {"picture_id", "is_validated", "inference_exist", "thumbnail"}
         assert picture["is_validated"] is True and picture["inference_exist"] is False
         uuid.UUID(picture["picture_id"])
     flags = {p["picture_id"]: (p["is_validated"], p["inference_exist"])

@@ -28,7 +28,7 @@ def test_returns_the_bytes_with_their_real_type_and_no_inference(app, user):
     user.upload(session, jpeg, image=data_url(jpeg, "image/gif"))
     picture_id = only_picture(app)
     body = user.ok("get-picture", {"container_name": user.id, "picture_id": picture_id})
-    assert set(body) == {"picture_id", "inference", "image"}
+    assert set(body) == {"picture_id", "inference", "image", "thumbnail"}
     assert body["picture_id"] == picture_id
     assert body["inference"] is None
     header, payload = body["image"].split(",", 1)

@@ -52,7 +52,7 @@ def test_stores_blob_and_row_as_data_md_says(app, user):
     labels = app.sql("SELECT s.name FROM picture_seed ps JOIN seed s ON s.id = ps.seed_id")
     assert labels == [("Ambrosia trifida",)]
     assert user.folder(session)["pictures"] == [
-        {"picture_id": picture_id, "is_validated": True, "inference_exist": False}]
+        {"picture_id": picture_id, "is_validated": True, "inference_exist": False, "thumbnail": None}]
 
 
 def test_real_type_is_detected_from_the_bytes(app, user):

@@ -21,6 +21,7 @@ from shared.db import connection
 from shared.db.queries import folders, pictures
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.http import parse_uuid
+from shared.services.thumbnails import thumbnail_url
 
 FOLDER_NAME_MAX = 100
 _NAME_CHARS = re.compile(r"[\w .,()+#:-]+")
@@ -93,6 +94,7 @@ def _picture_entry(row: dict) -> dict:
         "picture_id": row["id"],
         "is_validated": row["is_validated"],
         "inference_exist": row["inference_exist"],
+        "thumbnail": thumbnail_url(row["thumbnail"]),
     }
 
 

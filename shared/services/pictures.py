@@ -10,12 +10,13 @@ from shared.db import connection
 from shared.db.queries import pictures
 from shared.errors import Forbidden, NotFound
 from shared.services.inference_view import load_latest_for_picture
+from shared.services.thumbnails import thumbnail_url
 from shared.settings import get_settings
 
 
 def get_picture(user_id: UUID, picture_id: UUID) -> dict:
     """{"picture_id", "inference": the latest inference object or None, "image": a data URL
-    with the picture's real content type}.
+    with the picture's real content type, "thumbnail": its URL or None (thumbnails.py)}.
 
     Raises NotFound (no such picture, or its blob is gone), Forbidden (another user's),
     DependencyUnavailable.
@@ -33,4 +34,5 @@ def get_picture(user_id: UUID, picture_id: UUID) -> dict:
         "picture_id": str(picture_id),
         "inference": inference,
         "image": f"data:{row['content_type']};base64,{base64.b64encode(data).decode()}",
+        "thumbnail": thumbnail_url(row["thumbnail"]),
     }

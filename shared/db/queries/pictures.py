@@ -47,10 +47,12 @@ def add_label(conn: Connection, picture_id: UUID, seed_id: UUID) -> None:
 
 
 def find(conn: Connection, picture_id: UUID) -> dict | None:
-    """The picture {id, picture_set_id, owner_id, blob_name, content_type}, or None."""
+    """The picture {id, picture_set_id, owner_id, blob_name, content_type, thumbnail (its
+    blob name, once the trigger wrote it)}, or None."""
     return conn.execute(
         """
-        SELECT p.id, p.picture_set_id, ps.owner_id, p.blob_name, p.content_type
+        SELECT p.id, p.picture_set_id, ps.owner_id, p.blob_name, p.content_type,
+               p.metadata->>'thumbnail' AS thumbnail
         FROM picture p JOIN picture_set ps ON ps.id = p.picture_set_id
         WHERE p.id = %s
         """,
@@ -60,13 +62,15 @@ def find(conn: Connection, picture_id: UUID) -> dict | None:
 
 def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
     """Every picture in the owner's folders as {id, picture_set_id, is_validated,
-    inference_exist}, oldest first: one query for all folders. The ids are text, ready for
-    JSON (parsing ten thousand UUIDs only to print them again costs more than the query)."""
+    inference_exist, thumbnail (blob name or None)}, oldest first: one query for all
+    folders. The ids are text, ready for JSON (parsing ten thousand UUIDs only to print
+    them again costs more than the query)."""
     return conn.execute(
         """
         SELECT p.id::text AS id, p.picture_set_id::text AS picture_set_id,
                EXISTS (SELECT 1 FROM picture_seed s WHERE s.picture_id = p.id) AS is_validated,
-               EXISTS (SELECT 1 FROM inference i WHERE i.picture_id = p.id) AS inference_exist
+               EXISTS (SELECT 1 FROM inference i WHERE i.picture_id = p.id) AS inference_exist,
+               p.metadata->>'thumbnail' AS thumbnail
         FROM picture p JOIN picture_set ps ON ps.id = p.picture_set_id
         WHERE ps.owner_id = %s
         ORDER BY p.uploaded_at, p.id
