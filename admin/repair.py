@@ -2,8 +2,9 @@
 between pictures' blobs and rows.
 
 Writes upload a blob, then commit its row; deletes commit, then delete blobs (DATA.md).
-A crash in between leaves a blob without a row: such blobs, last written longer ago than
-the grace period (so that an upload in flight is left alone), are deleted. A row whose
+A crash in between leaves a blob without a row: such blobs, and thumbnails whose picture
+has no row, last written longer ago than the grace period (so that an upload in flight is
+left alone), are deleted. A row whose
 blob is missing cannot come from such a crash and is never deleted here: it is reported,
 and the command exits 1, for an operator to look at.
 """
@@ -19,6 +20,7 @@ from shared import storage
 from shared.db import connection
 from shared.db.queries import pictures
 from shared.errors import AppError, NotFound
+from shared.services.picture_processing import thumbnail_blob_name
 from shared.settings import get_settings
 
 DEFAULT_GRACE_MINUTES = 10.0
@@ -26,40 +28,50 @@ DEFAULT_GRACE_MINUTES = 10.0
 
 @dataclass(frozen=True)
 class RepairReport:
-    """What the repair found, and did unless it was a dry run."""
+    """What the repair found, and did unless it was a dry run. Blobs are named
+    `<container>/<blob name>`."""
 
-    deleted_blobs: list[str]  # blobs without a row, older than the grace period
+    deleted_blobs: list[str]  # pictures and thumbnails without a row, older than the grace period
     failed_blobs: list[str]  # of those, the ones whose delete failed
-    recent_blobs: list[str]  # blobs without a row, younger: probably an upload in flight
+    recent_blobs: list[str]  # without a row but younger: probably an upload in flight
     missing_blobs: list[tuple[UUID, str]]  # (picture id, blob name) of rows without a blob
 
 
 def repair(*, grace_minutes: float = DEFAULT_GRACE_MINUTES, dry_run: bool = False) -> RepairReport:
-    """Compare the pictures container with the picture rows; delete the blobs without a row
-    older than `grace_minutes` (unless `dry_run`). Raises DependencyUnavailable."""
-    container = get_settings().pictures_container
+    """Compare the pictures and thumbnails containers with the picture rows; delete the
+    blobs without a row older than `grace_minutes` (unless `dry_run`). Raises
+    DependencyUnavailable."""
+    settings = get_settings()
     # Blobs are listed before rows: a blob written after the listing is not looked at, and
     # a row committed after it was listed is seen below, so a live upload is never deleted.
-    blobs = storage.list_modified(container)
+    pictures_blobs = storage.list_modified(settings.pictures_container)
+    thumbnails = storage.list_modified(settings.thumbnails_container)
     with connection() as conn:
         rows = dict(pictures.iter_blob_names(conn))
-    referenced = set(rows.values())
     cutoff = datetime.now(UTC) - timedelta(minutes=grace_minutes)
-    orphans = sorted(name for name in blobs if name not in referenced)
-    old = [name for name in orphans if blobs[name] <= cutoff]
+    old: list[str] = []
+    recent: list[str] = []
+    for container, blobs, referenced in (
+        (settings.pictures_container, pictures_blobs, set(rows.values())),
+        (settings.thumbnails_container, thumbnails, {thumbnail_blob_name(n) for n in rows.values()}),
+    ):
+        for name in sorted(blobs):
+            if name not in referenced:
+                (old if blobs[name] <= cutoff else recent).append(f"{container}/{name}")
     failed = []
     if not dry_run:
-        for name in old:
+        for path in old:
+            container, _, name = path.partition("/")
             try:
                 storage.delete(container, name)
             except AppError:
-                failed.append(name)
+                failed.append(path)
     return RepairReport(
         deleted_blobs=old,
         failed_blobs=failed,
-        recent_blobs=[name for name in orphans if blobs[name] > cutoff],
+        recent_blobs=recent,
         missing_blobs=[(i, n) for i, n in sorted(rows.items(), key=lambda r: r[1])
-                       if n not in blobs and not _exists(container, n)],
+                       if n not in pictures_blobs and not _exists(settings.pictures_container, n)],
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import manage
 from admin.repair import repair
 from shared import storage
+from shared.services.picture_processing import thumbnail_blob_name
 from tests.folder_helpers import User, add_plain_picture, image_bytes
 
 
@@ -21,6 +22,9 @@ def test_finds_and_fixes_leftovers(app, client, monkeypatch, capsys):
     kept = app.blobs()
     orphan(app, f"{user.id}/{session}/crashed-upload.png")
     orphan(app, f"{user.id}/gone-folder/deleted-picture.png")
+    thumbnails = app.thumbnails_container
+    for name in (thumbnail_blob_name(kept[0]), f"{user.id}/gone-folder/deleted-picture.webp"):
+        storage.upload(thumbnails, name, b"webp", content_type="image/webp")
     missing = add_plain_picture(app, user.id, session, image_bytes(2))
     missing_blob = app.sql("SELECT blob_name FROM picture WHERE id = %s", [missing])[0][0]
     storage.delete(app.pictures_container, missing_blob)
@@ -30,16 +34,17 @@ def test_finds_and_fixes_leftovers(app, client, monkeypatch, capsys):
     assert manage.main(["repair", "--dry-run", "--grace-minutes", "0"]) == 1
     out = capsys.readouterr().out
     assert "would delete blob without a row" in out and f"row without a blob: picture {missing}" in out
-    assert len(app.blobs()) == 3
+    assert len(app.blobs()) == 3 and len(app.blobs(thumbnails)) == 2
 
     # Within the grace period a blob without a row may be an upload in flight: it is kept.
     assert manage.main(["repair"]) == 1
-    assert "2 recent blob(s) kept" in capsys.readouterr().out
-    assert len(app.blobs()) == 3
+    assert "3 recent blob(s) kept" in capsys.readouterr().out
+    assert len(app.blobs()) == 3 and len(app.blobs(thumbnails)) == 2
 
     assert manage.main(["repair", "--grace-minutes", "0"]) == 1
-    assert "deleted 2 blob(s)" in capsys.readouterr().out
+    assert "deleted 3 blob(s)" in capsys.readouterr().out
     assert app.blobs() == kept
+    assert app.blobs(thumbnails) == [thumbnail_blob_name(kept[0])]
     # The row without a blob is reported, not deleted: that is for an operator to look at.
     assert app.sql("SELECT count(*) FROM picture WHERE id = %s", [missing]) == [(1,)]
 

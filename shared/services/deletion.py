@@ -7,7 +7,7 @@ The steps are ordered so that no failure loses a picture or leaves a row without
 3. in one transaction: lock the folder, move the validated pictures' rows (their
    inferences, boxes and labels follow) to the archive folder, delete the folder and
    everything left in it;
-4. delete the blobs that no row points at any more.
+4. delete the blobs that no row points at any more, with their thumbnails.
 A failure in 2 or 3 changes nothing: the copies are deleted again (when the database can
 say that no row points at them; else `manage.py repair` does it). A failure in 4 leaves
 blobs without rows, which `manage.py repair` removes; the delete itself has happened.
@@ -28,6 +28,7 @@ from shared.db.queries import folders, pictures
 from shared.errors import AppError, BadRequest, Conflict, NotFound
 from shared.pictures import blob_name
 from shared.services.folders import owned_folder, resolve_folder
+from shared.services.picture_processing import thumbnail_blob_name
 from shared.services.users import get_or_register
 from shared.settings import get_settings
 
@@ -103,7 +104,7 @@ def _delete(user_id: UUID, find: Callable[[Connection], dict], *, archive: bool)
     if plan:
         removed += [plan.old_names[i] for i in moved]
         removed += [name for i, name in plan.new_names.items() if i not in moved]
-    _delete_blobs(container, removed)
+    _delete_blobs(removed)
 
 
 def _plan_archive(user_id: UUID, folder: dict, validated: list[dict]) -> _Archive:
@@ -145,15 +146,17 @@ def _discard_copies(copies: list[str]) -> None:
     except AppError:
         log.error("left %d archive copies to the repair command", len(copies))
         return
-    _delete_blobs(get_settings().pictures_container, [name for name in copies if name not in kept])
+    _delete_blobs([name for name in copies if name not in kept])
 
 
-def _delete_blobs(container: str, names: list[str]) -> None:
-    """Delete blobs that no row points at; on a storage failure stop and leave the rest
-    to the repair command (the rows are already gone)."""
+def _delete_blobs(names: list[str]) -> None:
+    """Delete picture blobs that no row points at, with their thumbnails; on a storage
+    failure stop and leave the rest to the repair command (the rows are already gone)."""
+    settings = get_settings()
     for done, name in enumerate(names):
         try:
-            storage.delete(container, name)
+            storage.delete(settings.pictures_container, name)
+            storage.delete(settings.thumbnails_container, thumbnail_blob_name(name))
         except AppError:
             log.error("storage failed: left %d blobs without rows to the repair command", len(names) - done)
             return
