@@ -275,3 +275,14 @@ def test_no_identity_is_401(app, user):
     r = Client(app.base_url, None).post("upload-picture", user.upload_body(session, image_bytes(1)))
     assert_error(r, 401)
     assert state(app) == ([], [])
+
+
+def test_local_mode_still_checks_the_folder_owner(app, make_client, monkeypatch):
+    alice, bob = User(make_client()), User(make_client())
+    session = alice.new_batch()
+    monkeypatch.setenv("NACHET_ENV", "local")
+    settings.reset()
+    anonymous = Client(app.base_url, None)  # local mode: the named user is trusted
+    assert_error(anonymous.post("upload-picture", bob.upload_body(session, image_bytes(1))), 403, "not yours")
+    assert anonymous.post("upload-picture", alice.upload_body(session, image_bytes(1))).json() == [True]
+    assert app.sql("SELECT count(*) FROM picture") == [(1,)]
