@@ -4,9 +4,11 @@ first, then the rows in one transaction; the blob is deleted again if that fails
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -19,10 +21,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NewPicture:
-    """A picture whose blob is written and whose rows are being inserted."""
+    """A picture whose blob is being written and whose rows are to be inserted."""
 
     id: UUID
     blob_name: str
+    upload: Future[None]
+
+    def uploaded(self) -> None:
+        """Wait for the blob. Raises DependencyUnavailable when the upload failed."""
+        self.upload.result()
+
+
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _uploads() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="picture-upload")
+        return _executor
 
 
 def blob_name(user_id: UUID, folder_id: UUID, picture_id: UUID, extension: str) -> str:
@@ -32,25 +51,36 @@ def blob_name(user_id: UUID, folder_id: UUID, picture_id: UUID, extension: str) 
 
 @contextmanager
 def stored_picture(
-    user_id: UUID, folder_id: UUID, data: bytes, *, extension: str, content_type: str
+    user_id: UUID, folder_id: UUID, data: bytes, *, extension: str, content_type: str,
+    in_background: bool = False,
 ) -> Iterator[NewPicture]:
     """Upload the picture's blob, then run the block, which inserts its rows in a
     transaction that commits before the block ends. If the block fails, the blob is
     deleted again (a crash in between leaves it to the repair command).
 
+    With `in_background`, the block starts while the upload runs, so that slow work
+    (running the models) overlaps it; the block must call `picture.uploaded()` before
+    it commits rows that name the blob.
+
     Raises DependencyUnavailable when the upload fails (the blob is deleted then too).
     """
     picture_id = uuid.uuid4()
-    picture = NewPicture(picture_id, blob_name(user_id, folder_id, picture_id, extension))
+    name = blob_name(user_id, folder_id, picture_id, extension)
     container = get_settings().pictures_container
+    upload = _uploads().submit(storage.upload, container, name, data, content_type=content_type)
+    picture = NewPicture(picture_id, name, upload)
     try:
         # Inside the try: an upload that fails after the storage wrote the blob (a lost
         # answer) leaves nothing behind either.
-        storage.upload(container, picture.blob_name, data, content_type=content_type)
+        if not in_background:
+            picture.uploaded()
         yield picture
+        picture.uploaded()  # a block that forgot to wait has committed rows: still wait
     except BaseException:
+        with suppress(Exception):
+            upload.result()  # let the upload end before deleting what it wrote
         try:
-            storage.delete(container, picture.blob_name)
+            storage.delete(container, name)
         except AppError:
-            log.error("could not delete blob %s after a failed write; repair will", picture.blob_name)
+            log.error("could not delete blob %s after a failed write; repair will", name)
         raise

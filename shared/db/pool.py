@@ -63,7 +63,7 @@ def close_pool() -> None:
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
-        pool.close(timeout=0)
+        pool.close(timeout=1.0)
 
 
 @contextmanager

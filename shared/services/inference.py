@@ -95,17 +95,20 @@ def run_inference(req: InferenceRequest) -> dict:
     picture = images.decode(req.image.data, max_pixels=settings.max_image_pixels)
     if picture.extension not in settings.valid_extensions:
         raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
-    # Models run before anything is written, and with no database connection held.
-    run = run_pipeline(pipeline, picture)
-    boxes = postprocess(run.detections, width=picture.width, height=picture.height,
-                        area_ratio=req.area_ratio)
+    # The blob uploads while the models run (with no database connection held); a model
+    # failure deletes it again, and rows are written only once both are done.
     with stored_picture(req.user_id, folder_id, req.image.data, extension=picture.extension,
-                        content_type=picture.content_type) as new, connection() as conn:
-        pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
-                        content_type=picture.content_type, width=picture.width,
-                        height=picture.height, sha256=picture.sha256)
-        inference_id = _insert_inference(conn, req, pipeline.id, new, picture.extension, run, boxes)
-        return load_inference(conn, inference_id)
+                        content_type=picture.content_type, in_background=True) as new:
+        run = run_pipeline(pipeline, picture)
+        boxes = postprocess(run.detections, width=picture.width, height=picture.height,
+                            area_ratio=req.area_ratio)
+        new.uploaded()
+        with connection() as conn:
+            pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
+                            content_type=picture.content_type, width=picture.width,
+                            height=picture.height, sha256=picture.sha256)
+            inference_id = _insert_inference(conn, req, pipeline.id, new, picture.extension, run, boxes)
+            return load_inference(conn, inference_id)
 
 
 def _insert_inference(
