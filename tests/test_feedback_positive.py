@@ -7,9 +7,11 @@ import threading
 import uuid
 
 import pytest
+from PIL import Image
 
 from tests.conftest import Client, assert_error
 from tests.feedback_helpers import Analyst, analyst, box_ids, ok, seed_id, stored
+from tests.test_inference import data_url
 from tests.test_inference_remote import remote
 
 __all__ = ["analyst", "remote"]  # fixtures
@@ -157,3 +159,16 @@ def test_two_requests_at_once_verify_the_inference_once(app, analyst):
         thread.join()
     assert sorted(statuses) == [200, 409]
     assert app.sql("SELECT count(*) FROM picture_seed") == [(1,)]
+
+
+def test_an_inference_without_boxes_is_verified_by_an_empty_confirmation(app, client):
+    user = Analyst(client)
+    r = client.post("inf", {"image": data_url(Image.new("RGB", (64, 48), "white")), "imageDims": [64, 48],
+                            "container_name": user.id, "user_id": user.id,
+                            "model_name": "seed-detector-builtin"})
+    inference = ok(r)
+    assert inference["boxes"] == []
+    assert ok(user.positive(inference, [])) == inference
+    # Verified, but with no seed to label its picture with: not validated.
+    assert app.sql("SELECT verified FROM inference") == [(True,)]
+    assert user.validated(inference["picture_id"]) is False

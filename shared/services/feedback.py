@@ -339,9 +339,15 @@ def _seeds(conn: Connection, corrections: Sequence[Correction]) -> list[Seed | N
     for index, c in enumerate(corrections):
         if c.class_id is not None and c.class_id not in by_id:
             raise NotFound(f"boxes[{index}]: there is no seed with classId {c.class_id}")
-    by_label = resolve_labels(conn, {(c.label, True) for c in corrections if c.class_id is None and c.label})
+    # One spelling per name, the first in the request: it is the one a new seed is named by.
+    spellings: dict[str, str] = {}
+    for c in corrections:
+        if c.class_id is None and c.label:
+            spellings.setdefault(c.label.lower(), c.label)
+    by_label = resolve_labels(conn, [(label, True) for label in spellings.values()])
     return [
-        by_id[c.class_id] if c.class_id is not None else by_label[c.label, True] if c.label else None
+        by_id[c.class_id] if c.class_id is not None
+        else by_label[spellings[c.label.lower()], True] if c.label else None
         for c in corrections
     ]
 
