@@ -5,8 +5,8 @@ then the inference row are locked (in the order a folder delete takes them, so n
 waits for the other while holding what it needs), everything the request names is
 checked, then the rows change and the inference object is re-read.
 - Positive: each box is verified with its top guess (verified_id = top_id). A box
-  verified already keeps its verification (it is confirmed as shown); a top guess that
-  names no species (a detector's `seed`) cannot be confirmed.
+  verified already keeps its verification (it is confirmed as shown); a box marked not a
+  seed, or whose top guess names no species (a detector's `seed`), cannot be confirmed.
 - Negative: `label` and `classId` both empty marks the box invalid (not a seed). Else the
   box is verified with a correction, a seed_obj row of rank 0 and score 0 for the seed
   that `classId` names (it wins over `label`) or that `label` names (matched to the
