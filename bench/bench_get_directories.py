@@ -4,8 +4,9 @@ folders of 50 pictures (10 000), side by side: SQL statements per request and la
     .venv/bin/python -m bench.bench_get_directories [--runs 30]
 
 The app runs in process on its own embedded PostgreSQL and Azurite (bench.app_host); the
-pictures are inserted with SQL (listing reads no blob), half of them validated and a third
-with an inference. Every statement the app sends is counted by wrapping psycopg's
+pictures are inserted with SQL (listing reads no blob), each with a thumbnail recorded as
+the blob trigger records one (so each listed picture carries a signed URL), half of them
+validated and a third with an inference. Every statement the app sends is counted by wrapping psycopg's
 Cursor.execute: the listing itself, the pool's connection checks, search_path and the
 named user's check.
 """
@@ -56,9 +57,10 @@ def _fill(db_url: str, user_id: str, *, folders: int, per_folder: int) -> None:
             )
         conn.execute(
             """
-            INSERT INTO picture (picture_set_id, blob_name, content_type, width, height, sha256)
+            INSERT INTO picture (picture_set_id, blob_name, content_type, width, height, sha256, metadata)
             SELECT ps.id, %(user)s::uuid || '/' || ps.id || '/' || n || '.png', 'image/png', 1920, 1080,
-                   md5(ps.id::text || n)
+                   md5(ps.id::text || n),
+                   jsonb_build_object('thumbnail', %(user)s::uuid || '/' || ps.id || '/' || n || '.webp')
             FROM picture_set ps, generate_series(1, %(per)s) n
             WHERE ps.owner_id = %(user)s::uuid AND (%(folders)s > 0) = (ps.name <> 'General')
             """,
