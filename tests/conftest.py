@@ -226,6 +226,23 @@ def assert_error(response: requests.Response, status: int, *words: str) -> None:
 
 
 @pytest.fixture
+def run_command(app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run manage.py in process against the test's settings: run_command("migrate")
+    returns (exit code, stdout, stderr)."""
+    import manage
+
+    # The test's settings are already in the environment: keep local.settings.json out.
+    monkeypatch.setattr(manage, "load_local_settings", lambda root: None)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = manage.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
 def model_server() -> Iterator[ModelServer]:
     """Scripted Azure ML model endpoints on a local HTTP server, for this test
     (tests/model_server.py documents the API)."""

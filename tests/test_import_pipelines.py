@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import manage
 from shared import settings
 from shared.db import connection
 from shared.db.queries import pipelines
@@ -49,20 +48,6 @@ def write(tmp_path: Path, raw: dict, name: str = "pipelines.yaml") -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(raw) if name.endswith(".json") else yaml.safe_dump(raw, sort_keys=False))
     return path
-
-
-@pytest.fixture
-def run_command(app, monkeypatch, capsys):
-    """Run manage.py in process; returns (exit code, stdout, stderr)."""
-    # The test's settings are already in the environment: keep local.settings.json out.
-    monkeypatch.setattr(manage, "load_local_settings", lambda root: None)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = manage.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def active(app) -> list[tuple]:

@@ -3,7 +3,9 @@
 Two layers, so that another input format (the blob-kept definition) can reuse the checks:
 `read_definition_file` turns a file into a raw mapping, and `parse_definition` validates
 any raw mapping into a `Definition`, collecting every problem (file, entry, field) into
-one DefinitionError before anything is written.
+one DefinitionError before anything is written. Another format passes its own readers of
+model and pipeline entries, built on `Entry`, `build_model` and `build_pipeline`
+(shared.pipeline.blob_definitions); `read_definition_file` recognises a file in that format.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -38,7 +40,7 @@ _TOP_FIELDS = frozenset({"version", "date", "models", "pipelines"})
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 # Capitals, as app settings are named: a key pasted here by mistake (mixed case) fails.
 _SETTING = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
-_HEADER_VALUE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII without spaces: safe in a header
+HEADER_VALUE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII without spaces: safe in a header
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+-]+)*$")
 _FERNET_TOKEN = re.compile(r"^[A-Za-z0-9_-]+=*$")
 _MAX_TEXT = 2000
@@ -113,9 +115,12 @@ def is_loopback(url: str) -> bool:
 
 
 def read_definition_file(path: str | Path) -> Definition:
-    """The definition in the JSON (`.json`) or YAML (any other name) file at `path`.
+    """The definition in the JSON (`.json`) or YAML (any other name) file at `path`, in
+    the format of MODELS.md or in the format kept in Blob Storage (its models have no
+    `type`, but a `deployment_platform`, `endpoint_name` or `api_key`).
 
-    Raises DefinitionError naming the file, and for each problem the entry and the field.
+    Raises DefinitionError naming the file, and for each problem the entry and the field;
+    ConfigurationError when a file in the blob format needs a setting that is not set.
     """
     path = Path(path)
     try:
@@ -124,7 +129,12 @@ def read_definition_file(path: str | Path) -> Definition:
         raise DefinitionError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(f"{path}: cannot read the file: {exc}") from None
-    return parse_definition(_load_text(text, path), source=str(path))
+    raw = load_text(text, source=str(path), is_json=path.suffix.lower() == ".json")
+    from shared.pipeline import blob_definitions  # here: that module builds on this one
+
+    if blob_definitions.is_blob_format(raw):
+        return blob_definitions.parse_blob_definition(raw, source=str(path))
+    return parse_definition(raw, source=str(path))
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -136,13 +146,15 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _load_text(text: str, path: Path) -> object:
+def load_text(text: str, *, source: str, is_json: bool) -> object:
+    """The plain data of a JSON (`is_json`) or YAML text. Raises DefinitionError naming
+    `source` when the text does not parse or gives a key twice in one mapping."""
     # A key given twice would silently keep its last value in both formats: refuse it.
-    if path.suffix.lower() == ".json":
+    if is_json:
         try:
             return json.loads(text, object_pairs_hook=_refuse_duplicates)
         except ValueError as exc:
-            raise DefinitionError(f"{path}: not valid JSON: {exc}") from None
+            raise DefinitionError(f"{source}: not valid JSON: {exc}") from None
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
@@ -157,10 +169,10 @@ def _load_text(text: str, path: Path) -> object:
     try:
         return yaml.load(text, Loader=StrictLoader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
-        raise DefinitionError(f"{path}: not valid YAML: {exc}") from None
+        raise DefinitionError(f"{source}: not valid YAML: {exc}") from None
 
 
-class _Entry:
+class Entry:
     """One entry of a definition (the top level, a model, a pipeline): typed reads of its
     fields that record each problem, naming the entry and the field, and carry on."""
 
@@ -245,7 +257,7 @@ class _Entry:
             return None
         return tuple(v.strip() for v in value)
 
-    def entries(self, name: str, kind: str) -> list[_Entry]:
+    def entries(self, name: str, kind: str) -> list[Entry]:
         value = self.raw.get(name)
         if not isinstance(value, list) or not value:
             self.problem(name, f"must be a non-empty list of {kind}s")
@@ -257,26 +269,34 @@ class _Entry:
                 continue
             named = raw.get(f"{kind}_name")
             label = f"{kind} #{number}" + (f" {named!r}" if isinstance(named, str) else "")
-            out.append(_Entry(raw, label, self.problems))
+            out.append(Entry(raw, label, self.problems))
         return out
 
 
-def parse_definition(raw: object, *, source: str) -> Definition:
+def parse_definition(raw: object, *, source: str,
+                     read_model: Callable[[Entry], ModelDefinition | None] | None = None,
+                     read_pipeline: Callable[[Entry], PipelineDefinition | None] | None = None,
+                     ) -> Definition:
     """`raw` (a mapping as read from a file or a blob) validated into a Definition.
+
+    `read_model` and `read_pipeline` read one entry of another format (MODELS.md's format
+    by default); the top level and the checks across entries are the same for all formats.
 
     Raises DefinitionError listing every problem, each naming `source`, the entry and the field.
     """
+    read_model = read_model or _model
+    read_pipeline = read_pipeline or _pipeline
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise DefinitionError(
             f"{source}: top level: must be a mapping with version, models and pipelines")
-    top = _Entry(raw, "top level", problems)
+    top = Entry(raw, "top level", problems)
     top.only(_TOP_FIELDS)
     version = top.version("version")
     day = top.day("date")
     model_entries = top.entries("models", "model")
-    models = [(e, m) for e in model_entries if (m := _model(e)) is not None]
-    pipelines = [(e, p) for e in top.entries("pipelines", "pipeline") if (p := _pipeline(e)) is not None]
+    models = [(e, m) for e in model_entries if (m := read_model(e)) is not None]
+    pipelines = [(e, p) for e in top.entries("pipelines", "pipeline") if (p := read_pipeline(e)) is not None]
     declared = {e.raw.get("model_name") for e in model_entries}
     _check_together(models, pipelines, declared, top)
     if problems:
@@ -287,22 +307,17 @@ def parse_definition(raw: object, *, source: str) -> Definition:
     return Definition(source, version, day, tuple(m for _, m in models), tuple(p for _, p in pipelines))
 
 
-def _model(e: _Entry) -> ModelDefinition | None:
+def _model(e: Entry) -> ModelDefinition | None:
     e.only(_MODEL_FIELDS)
-    name = e.name("model_name")
     kind = e.text("type", required=True)
     if kind is not None and kind not in adapter_types():
         e.problem("type", f"{kind!r} is not a known adapter ({', '.join(sorted(adapter_types()))})")
-    task = e.text("task", required=True)
-    if task is not None and task not in TASKS:
-        e.problem("task", f"{task!r} is not one of {', '.join(TASKS)}")
-    version = e.version("version")
     if e.has("api_key"):
         e.problem("api_key", "a key in clear is refused, as it would rest in clear in the database: "
                              "put it in an app setting and name that setting in api_key_setting")
-    remote = kind in REMOTE_TYPES
-    if remote:
-        endpoint = _endpoint(e)
+    endpoint = setting = encrypted = deployment = None
+    if kind in REMOTE_TYPES:
+        endpoint = check_endpoint(e, e.text("endpoint", required=True))
         setting = e.text("api_key_setting", pattern=_SETTING, secret=True,
                          hint="an app setting name in capitals like NACHET_KEY_SWIN")
         encrypted = e.text("api_key_encrypted", pattern=_FERNET_TOKEN, hint="a Fernet token",
@@ -310,14 +325,11 @@ def _model(e: _Entry) -> ModelDefinition | None:
         if e.has("api_key_setting") == e.has("api_key_encrypted"):
             e.problem("api_key_setting", "give exactly one of api_key_setting (the app setting that "
                                          "holds the key) and api_key_encrypted")
-        deployment = e.text("deployment", required=True, pattern=_HEADER_VALUE,
+        deployment = e.text("deployment", required=True, pattern=HEADER_VALUE,
                             hint="a deployment name without spaces")
-        content_type = e.text("content_type", required=True, pattern=_MEDIA_TYPE,
-                              hint="a media type like application/json")
-    else:
-        endpoint = setting = encrypted = deployment = content_type = None
+    elif kind in adapter_types():
         for key in _REMOTE_FIELDS:
-            if kind in adapter_types() and e.has(key):
+            if e.has(key):
                 e.problem(key, f"not used by type {kind}, which runs in process")
     labels = None
     if kind == "azureml-classifier-filter":
@@ -326,32 +338,64 @@ def _model(e: _Entry) -> ModelDefinition | None:
             e.problem("labels", "a label is listed twice")
     elif e.has("labels"):
         e.problem("labels", "only azureml-classifier-filter models take labels")
-    data = _data(e) | ({"labels": list(labels)} if labels is not None else {})
+    return build_model(e, kind, endpoint=endpoint, deployment=deployment, api_key_setting=setting,
+                       api_key_encrypted=encrypted,
+                       data={"labels": list(labels)} if labels is not None else None)
+
+
+def build_model(e: Entry, kind: str | None, *, endpoint: str | None = None,
+                deployment: str | None = None, api_key_setting: str | None = None,
+                api_key_encrypted: str | None = None,
+                data: Mapping[str, Any] | None = None) -> ModelDefinition | None:
+    """The model of entry `e`, once its format has found the adapter `kind` and how to call
+    the model: reads and checks the fields that every format shares (model_name, task,
+    version, a remote model's content_type, description, created_by, creation_date) and
+    adds `data` to the row's data.
+
+    Returns None when a field it needs has a problem (recorded on `e`).
+    """
+    name = e.name("model_name")
+    task = e.text("task", required=True)
+    if task is not None and task not in TASKS:
+        e.problem("task", f"{task!r} is not one of {', '.join(TASKS)}")
+    version = e.version("version")
+    content_type = None
+    if kind in REMOTE_TYPES:
+        content_type = e.text("content_type", required=True, pattern=_MEDIA_TYPE,
+                              hint="a media type like application/json")
+    row_data = _data(e) | dict(data or {})
     if None in (name, kind, task, version):
         return None
     return ModelDefinition(name, kind, task, version, endpoint, deployment, content_type,
-                           setting, encrypted, data)
+                           api_key_setting, api_key_encrypted, row_data)
 
 
-def _endpoint(e: _Entry) -> str | None:
-    url = e.text("endpoint", required=True)
+def check_endpoint(e: Entry, url: str | None, *, secret: bool = False) -> str | None:
+    """`url`, the endpoint of entry `e`, when it is an http(s) URL without credentials, on
+    https unless on loopback; else None, the problem recorded on `e`. With `secret`
+    (a decrypted endpoint) a problem never quotes it."""
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        e.problem("endpoint", f"{url!r} is not an http(s) URL")
+    shown = "the value" if secret else repr(url)
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # such as an IPv6 host without its closing bracket
+        valid = False
+    if not valid:
+        e.problem("endpoint", f"{shown} is not an http(s) URL")
         return None
     if parts.username is not None or parts.password is not None:
         e.problem("endpoint", "must not hold credentials: name the key's app setting in api_key_setting")
         return None
     if parts.scheme != "https" and not is_loopback(url):
         # The key goes in a header: only a loopback test endpoint may see it unencrypted.
-        e.problem("endpoint", f"{url!r} must use https (plain http only on loopback)")
+        e.problem("endpoint", f"{shown} must use https (plain http only on loopback)")
         return None
     return url
 
 
-def _data(e: _Entry) -> dict[str, Any]:
+def _data(e: Entry) -> dict[str, Any]:
     data = {
         "description": e.text("description"),
         "created_by": e.text("created_by", max_length=200),
@@ -360,21 +404,30 @@ def _data(e: _Entry) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _pipeline(e: _Entry) -> PipelineDefinition | None:
+def _pipeline(e: Entry) -> PipelineDefinition | None:
     e.only(_PIPELINE_FIELDS)
+    return build_pipeline(e)
+
+
+def build_pipeline(e: Entry, *, data: Mapping[str, Any] | None = None) -> PipelineDefinition | None:
+    """The pipeline of entry `e` (pipeline_name, models, default, version, description,
+    created_by, creation_date), with `data` added to the row's data.
+
+    Returns None when a field it needs has a problem (recorded on `e`).
+    """
     name = e.name("pipeline_name")
     models = e.texts("models", "model names in call order")
     default = e.flag("default")
     version = e.version("version")
-    data = _data(e)
+    row_data = _data(e) | dict(data or {})
     if None in (name, models, version):
         return None
-    return PipelineDefinition(name, version, models, default, data)
+    return PipelineDefinition(name, version, models, default, row_data)
 
 
-def _check_together(models: list[tuple[_Entry, ModelDefinition]],
-                    pipelines: list[tuple[_Entry, PipelineDefinition]],
-                    declared: set[object], top: _Entry) -> None:
+def _check_together(models: list[tuple[Entry, ModelDefinition]],
+                    pipelines: list[tuple[Entry, PipelineDefinition]],
+                    declared: set[object], top: Entry) -> None:
     """The checks across entries: unique names, defined models, one default. `declared`
     holds every model name given, valid entry or not, so that a model with a problem of
     its own is not reported again as undefined."""

@@ -97,6 +97,8 @@ def close_session() -> None:
 
 
 def _api_key(model: ModelSpec) -> str:
+    if model.api_key_encrypted is not None:
+        return _decrypted_key(model, model.api_key_encrypted)
     if model.api_key_setting is None:
         raise ModelEndpointFailed(f"model {model.name} has no api_key_setting naming its key")
     key = os.environ.get(model.api_key_setting, "").strip()
@@ -104,6 +106,21 @@ def _api_key(model: ModelSpec) -> str:
         raise ModelEndpointFailed(
             f"model {model.name}: the app setting {model.api_key_setting} that holds its key is not set")
     return key
+
+
+def _decrypted_key(model: ModelSpec, token: str) -> str:
+    # Decrypted for each call and never kept: the key rests only as its token.
+    from shared.pipeline.encryption import TokenError, decrypt
+
+    key = get_settings().blob_pipeline_decryption_key
+    if key is None:
+        raise ModelEndpointFailed(
+            f"model {model.name}: its key is encrypted and NACHET_BLOB_PIPELINE_DECRYPTION_KEY is not set")
+    try:
+        return decrypt(token, key).strip()
+    except TokenError as exc:
+        log.warning("model %s: its encrypted key %s", model.name, exc)
+        raise ModelEndpointFailed(f"model {model.name}: its encrypted key {exc}") from exc
 
 
 def post(model: ModelSpec, body: bytes) -> Any:
@@ -127,7 +144,7 @@ def post(model: ModelSpec, body: bytes) -> Any:
         "Accept": "application/json",
     }
     if model.deployment:
-        headers["azureml-model-deployment"] = model.deployment
+        headers[model.deployment_header] = model.deployment
     try:
         with _gate(model):
             response = _get_session().post(

@@ -36,6 +36,10 @@ class Detection:
     guesses: tuple[Guess, ...]
 
 
+# The header that tells an Azure ML endpoint which of its deployments to run.
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model of a pipeline as stored (DATA.md `model`): how to call it.
@@ -55,6 +59,7 @@ class ModelSpec:
     api_key_setting: str | None = None
     api_key_encrypted: str | None = None
     labels: tuple[str, ...] = ()  # azureml-classifier-filter: the labels it reclassifies
+    deployment_header: str = DEPLOYMENT_HEADER  # the header that carries `deployment`
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from shared.pipeline.types import ModelSpec, PipelineSpec
+from shared.pipeline.types import DEPLOYMENT_HEADER, ModelSpec, PipelineSpec
 
 if TYPE_CHECKING:
     from shared.pipeline.definitions import Definition, ModelDefinition, PipelineDefinition
@@ -62,6 +62,7 @@ def load(conn: Connection, name: str | None) -> PipelineSpec | None:
                 endpoint=m["endpoint"], deployment=m["deployment"], content_type=m["content_type"],
                 api_key_setting=m["api_key_setting"], api_key_encrypted=m["api_key_encrypted"],
                 labels=tuple(m["data"].get("labels", ())),
+                deployment_header=m["data"].get("deployment_header", DEPLOYMENT_HEADER),
             )
             for m in models
         ),
