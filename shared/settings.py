@@ -27,6 +27,8 @@ DEVELOPMENT_STORAGE = (
 DEFAULT_EXTENSIONS = ("jpeg", "jpg", "png", "gif", "bmp", "tiff", "webp")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+_BLOB_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_FERNET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")  # 32 bytes in url-safe base64
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,22 @@ def _container(r: _Reader, name: str, default: str) -> str:
     return value
 
 
+def _blob_pipeline(r: _Reader) -> tuple[str | None, str | None, str | None]:
+    """NACHET_BLOB_PIPELINE_NAME, _VERSION and _DECRYPTION_KEY: optional, checked when set."""
+    container = r.text("NACHET_BLOB_PIPELINE_NAME")
+    r.check(container is None or bool(_CONTAINER.match(container)),
+            f"NACHET_BLOB_PIPELINE_NAME is not a valid container name: {container!r}")
+    version = r.text("NACHET_BLOB_PIPELINE_VERSION")
+    r.check(version is None or bool(_BLOB_VERSION.match(version)),
+            f"NACHET_BLOB_PIPELINE_VERSION must be a version like 0.1.3, not {version!r}")
+    key = r.text("NACHET_BLOB_PIPELINE_DECRYPTION_KEY")
+    # A secret: the problem never quotes it.
+    r.check(key is None or bool(_FERNET_KEY.match(key)),
+            "NACHET_BLOB_PIPELINE_DECRYPTION_KEY is not a Fernet key (32 bytes in url-safe "
+            "base64: 44 characters ending in =)")
+    return container, version, key
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Return the settings in `env`; raise ConfigurationError naming every bad one."""
     r = _Reader(env)
@@ -169,6 +187,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     schema = r.text("NACHET_SCHEMA", "nachet") or "nachet"
     r.check(bool(_IDENTIFIER.match(schema)), f"NACHET_SCHEMA is not a plain lower-case name: {schema!r}")
     max_width, max_height = _dimension(r)
+    blob_pipeline_container, blob_pipeline_version, blob_pipeline_key = _blob_pipeline(r)
     nachet_env = (r.text("NACHET_ENV", "production") or "").lower()
     origins = [o.strip() for o in (r.text("NACHET_FRONTEND_PUBLIC_URL") or "").split(",") if o.strip()]
     r.check(
@@ -191,9 +210,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         vouch_jwt_secret=r.text("NACHET_VOUCH_JWT_SECRET"),
         dev_user_email=r.text("NACHET_DEV_USER_EMAIL"),
         archive_user_email=(r.text("NACHET_ARCHIVE_USER_EMAIL", "archive@nachet.local") or "").lower(),
-        blob_pipeline_container=r.text("NACHET_BLOB_PIPELINE_NAME"),
-        blob_pipeline_version=r.text("NACHET_BLOB_PIPELINE_VERSION"),
-        blob_pipeline_decryption_key=r.text("NACHET_BLOB_PIPELINE_DECRYPTION_KEY"),
+        blob_pipeline_container=blob_pipeline_container,
+        blob_pipeline_version=blob_pipeline_version,
+        blob_pipeline_decryption_key=blob_pipeline_key,
         db_pool_max_size=r.integer("NACHET_DB_POOL_MAX_SIZE", 4),
         db_timeout_s=r.number("NACHET_DB_TIMEOUT_S", 5.0, minimum=0.1),
         model_connect_timeout_s=r.number("NACHET_MODEL_CONNECT_TIMEOUT_S", 5.0, minimum=0.01),

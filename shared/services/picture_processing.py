@@ -18,6 +18,10 @@ from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+# Every setting is checked when the trigger loads, as shared.http does for the HTTP
+# functions: a bad deployment fails at start-up, not on the first picture.
+get_settings()
+
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _PICTURE_BLOB = re.compile(rf"{_UUID}/{_UUID}/{_UUID}\.\w+")
 _ROW_POLL_S = 0.5
