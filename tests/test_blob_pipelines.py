@@ -314,7 +314,7 @@ def test_deployment_platform_names_the_header_unless_a_plain_word(platform, head
      "endpoint: the value must use https (plain http only on loopback)"),
     (lambda m: m.update(endpoint="models.example.org"), "endpoint: the value is not an http(s) URL"),
     (lambda m: m.update(api_key=None), "api_key: is missing"),
-    (lambda m: m.update(api_key="two words"), "api_key: the decrypted key is not visible ASCII"),
+    (lambda m: m.update(api_key="two words"), "api_key: the decrypted key is empty or not visible ASCII"),
     (lambda m: m.update(accuracy="high"), "accuracy: must be a number like 0.92, not 'high'"),
     (lambda m: m.update(task="segmentation"), "task: 'segmentation' is not one of"),
     (lambda m: m.update(content_type=None), "content_type: is missing"),

@@ -148,8 +148,8 @@ def _model(key: str, e: Entry) -> ModelDefinition | None:
         endpoint = check_endpoint(e, _decrypted(e, "endpoint", key)[1], secret=True)
         token, api_key = _decrypted(e, "api_key", key)
         if api_key is not None and not _KEY_TEXT.match(api_key):
-            e.problem("api_key", "the decrypted key is not visible ASCII without spaces, as a "
-                                 "Bearer token must be")
+            e.problem("api_key", "the decrypted key is empty or not visible ASCII without spaces, "
+                                 "as a Bearer token must be")
             token = None
         header = _deployment_header(e)
         if header != DEPLOYMENT_HEADER:
@@ -176,7 +176,8 @@ def _adapter(e: Entry) -> str | None:
 
 
 def _decrypted(e: Entry, name: str, key: str) -> tuple[str | None, str | None]:
-    """The field's token and the text it decrypts to; None for the text when it does not."""
+    """The field's token and the text it decrypts to; both None (the problem recorded on
+    `e`) when the field is missing or does not decrypt."""
     token = e.text(name, required=True, max_length=10_000, secret=True)
     if token is None:
         return None, None
