@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import admin
+from devhost.services import ensure_services, stop_services
 from devhost.settings_file import load_local_settings
 from shared.errors import AppError, ConfigurationError
 
@@ -34,21 +35,26 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    # Settings first: the commands' modules check them when they load, as functions do.
+    load_local_settings(ROOT)
+    # With no database or storage named, the local app's embedded ones (as scripts/run).
+    started = ensure_services(ROOT, ROOT / ".data")
     parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.split("\n")[1])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=_migrate)
-    for info in pkgutil.iter_modules(admin.__path__):
-        module = importlib.import_module(f"admin.{info.name}")
-        if hasattr(module, "register"):
-            module.register(commands)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    load_local_settings(ROOT)
     try:
+        for info in pkgutil.iter_modules(admin.__path__):
+            module = importlib.import_module(f"admin.{info.name}")
+            if hasattr(module, "register"):
+                module.register(commands)
+        args = parser.parse_args(argv)
         return args.run(args)
     except (AppError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        stop_services(started)
 
 
 if __name__ == "__main__":

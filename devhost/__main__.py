@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from devhost.blob_triggers import BlobTriggerRunner
 from devhost.server import Dispatcher, HostServer
-from devhost.services import ensure_services, stop
+from devhost.services import ensure_services, stop_services
 from devhost.settings_file import load_local_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,8 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
 
+    # A plain `kill` stops the app like Ctrl-C, so the services below are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host_settings = load_local_settings(ROOT)
     started = ensure_services(ROOT, args.data)
     try:
@@ -54,11 +57,7 @@ def main() -> int:
             server.server_close()
             blob_triggers.stop()
     finally:
-        for service in started:
-            if hasattr(service, "cleanup"):
-                service.cleanup()
-            else:
-                stop(service)
+        stop_services(started)
     return 0
 
 

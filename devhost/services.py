@@ -110,3 +110,12 @@ def ensure_services(root: Path, data_dir: Path) -> list[subprocess.Popen[bytes] 
     if os.environ.get("AzureWebJobsStorage", "").replace(" ", "").lower() in ("", _DEV_STORAGE):
         os.environ["AZUREWEBJOBSSTORAGE"] = "UseDevelopmentStorage=true"
     return started
+
+
+def stop_services(started: list[Any]) -> None:
+    """Stop what ensure_services started."""
+    for service in started:
+        if hasattr(service, "cleanup"):
+            service.cleanup()
+        else:
+            stop(service)

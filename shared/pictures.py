@@ -49,6 +49,12 @@ def blob_name(user_id: UUID, folder_id: UUID, picture_id: UUID, extension: str) 
     return f"{user_id}/{folder_id}/{picture_id}.{extension}"
 
 
+def thumbnail_blob_name(picture_blob_name: str) -> str:
+    """The thumbnail's name in NACHET_THUMBNAILS_CONTAINER: the picture's path, ending .webp."""
+    stem, dot, _ = picture_blob_name.rpartition(".")
+    return f"{stem if dot else picture_blob_name}.webp"
+
+
 @contextmanager
 def stored_picture(
     user_id: UUID, folder_id: UUID, data: bytes, *, extension: str, content_type: str,

@@ -78,13 +78,19 @@ def _translated(what: str) -> Iterator[None]:
 
 
 def container(name: str) -> ContainerClient:
-    """The container `name`, created if this process has not seen it yet."""
+    """The container `name`, created if this process has not seen it yet (for writes)."""
     client = _service().get_container_client(name)
     if name not in _ready_containers:
         with _translated(f"container {name}"), suppress(ResourceExistsError):
             client.create_container()
         _ready_containers.add(name)
     return client
+
+
+def _existing(name: str) -> ContainerClient:
+    """The container `name` for reading: never created, so a misnamed container is a
+    NotFound rather than a new empty container."""
+    return _service().get_container_client(name)
 
 
 def upload(container_name: str, blob_name: str, data: bytes, *, content_type: str) -> None:
@@ -98,26 +104,26 @@ def upload(container_name: str, blob_name: str, data: bytes, *, content_type: st
 def download(container_name: str, blob_name: str) -> bytes:
     """The blob's bytes. Raises NotFound and DependencyUnavailable."""
     with _translated(f"blob {blob_name}"):
-        return container(container_name).download_blob(blob_name).readall()
+        return _existing(container_name).download_blob(blob_name).readall()
 
 
 def delete(container_name: str, blob_name: str) -> None:
     """Delete the blob if it exists. Raises DependencyUnavailable."""
     with _translated(f"blob {blob_name}"), suppress(ResourceNotFoundError):
-        container(container_name).delete_blob(blob_name)
+        _existing(container_name).delete_blob(blob_name)
 
 
 def last_modified(container_name: str, blob_name: str) -> datetime:
     """When the blob was last written (UTC). Raises NotFound and DependencyUnavailable."""
     with _translated(f"blob {blob_name}"):
-        return container(container_name).get_blob_client(blob_name).get_blob_properties().last_modified
+        return _existing(container_name).get_blob_client(blob_name).get_blob_properties().last_modified
 
 
 def copy(container_name: str, source: str, destination: str, *, timeout_s: float = 60.0) -> None:
     """Copy a blob within the container, server side, and wait until the copy is done.
     Raises NotFound (no source) and DependencyUnavailable (failed or timed out)."""
     with _translated(f"blob {source}"):
-        client = container(container_name)
+        client = _existing(container_name)
         target = client.get_blob_client(destination)
         status = target.start_copy_from_url(client.get_blob_client(source).url)["copy_status"]
         # A copy within one account is usually done at once; a pending one is polled.
@@ -132,9 +138,10 @@ def copy(container_name: str, source: str, destination: str, *, timeout_s: float
 
 def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str, datetime]:
     """Every blob in the container (under `prefix` when given) with when it was last written."""
-    with _translated(f"container {container_name}"):
-        blobs = container(container_name).list_blobs(name_starts_with=prefix)
+    with _translated(f"container {container_name}"), suppress(ResourceNotFoundError):
+        blobs = _existing(container_name).list_blobs(name_starts_with=prefix)
         return {b.name: b.last_modified for b in blobs}
+    return {}  # no container yet: no blobs
 
 
 def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | None:
@@ -149,12 +156,6 @@ def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | 
         permission=BlobSasPermissions(read=True), expiry=expiry,
     )
     return f"{service.url.rstrip('/')}/{container_name}/{quote(blob_name)}?{sas}"
-
-
-def list_names(container_name: str, *, prefix: str | None = None) -> list[str]:
-    """Names of the blobs in the container, under `prefix` when given."""
-    with _translated(f"container {container_name}"):
-        return [b.name for b in container(container_name).list_blobs(name_starts_with=prefix)]
 
 
 def ping() -> None:

@@ -10,7 +10,7 @@ import psycopg
 from shared import storage
 from shared.db.queries import pictures as picture_queries
 from shared.errors import DependencyUnavailable
-from shared.services.picture_processing import thumbnail_blob_name
+from shared.pictures import thumbnail_blob_name
 from tests.conftest import Client, assert_error
 from tests.folder_helpers import User, assert_consistent, image_bytes, mixed_folder, state
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import manage
 from admin.repair import repair
 from shared import storage
-from shared.services.picture_processing import thumbnail_blob_name
+from shared.pictures import thumbnail_blob_name
 from tests.folder_helpers import User, add_plain_picture, image_bytes
 
 

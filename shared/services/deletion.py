@@ -26,9 +26,8 @@ from shared import storage
 from shared.db import connection
 from shared.db.queries import folders, pictures
 from shared.errors import AppError, BadRequest, Conflict, NotFound
-from shared.pictures import blob_name
+from shared.pictures import blob_name, thumbnail_blob_name
 from shared.services.folders import owned_folder, resolve_folder
-from shared.services.picture_processing import thumbnail_blob_name
 from shared.services.users import get_or_register
 from shared.settings import get_settings
 

@@ -11,7 +11,7 @@ from psycopg import Connection
 
 from shared import images
 from shared.db import connection
-from shared.db.queries import inferences, pictures, pipelines
+from shared.db.queries import folders, inferences, pictures, pipelines
 from shared.errors import BadRequest, NotFound, UnsupportedMediaType
 from shared.http import Body, DataUrl, Request, decode_data_url
 from shared.pictures import NewPicture, stored_picture
@@ -104,6 +104,9 @@ def run_inference(req: InferenceRequest) -> dict:
                             area_ratio=req.area_ratio)
         new.uploaded()
         with connection() as conn:
+            # Holds off a delete of the folder until this commits; finds it gone if one won.
+            if folders.lock_for_insert(conn, folder_id) is None:
+                raise NotFound("the folder was deleted meanwhile")
             pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
                             content_type=picture.content_type, width=picture.width,
                             height=picture.height, sha256=picture.sha256)

@@ -13,6 +13,7 @@ from shared.db import connection
 from shared.db.queries import picture_processing as queries
 from shared.errors import NotFound
 from shared.images import sha256_hex
+from shared.pictures import thumbnail_blob_name
 from shared.services.image_checks import inspect_image
 from shared.settings import get_settings
 
@@ -25,12 +26,6 @@ get_settings()
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _PICTURE_BLOB = re.compile(rf"{_UUID}/{_UUID}/{_UUID}\.\w+")
 _ROW_POLL_S = 0.5
-
-
-def thumbnail_blob_name(picture_blob_name: str) -> str:
-    """The thumbnail's name in NACHET_THUMBNAILS_CONTAINER: the picture's path, ending .webp."""
-    stem, dot, _ = picture_blob_name.rpartition(".")
-    return f"{stem if dot else picture_blob_name}.webp"
 
 
 def _wait_for_row(container: str, blob_name: str) -> dict | None:
