@@ -1,15 +1,30 @@
-"""The app served in process for benchmarks, on its own embedded PostgreSQL and Azurite."""
+"""What the benchmarks share: the app served in process on its own embedded PostgreSQL
+and Azurite, and the median timer."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def median_s(action: Callable[[], object], runs: int) -> float:
+    """The median wall time of `action` over `runs` calls, after one warm-up call
+    (imports, pool, containers)."""
+    action()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 @contextmanager

@@ -14,24 +14,11 @@ import argparse
 import base64
 import io
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 import requests
 
 KEY_SETTING = "NACHET_BENCH_MODEL_KEY"
 N_SEEDS = 20
-
-
-def _median_s(action: Callable[[], object], runs: int) -> float:
-    action()  # warm-up: imports, connections, pool
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _definition(base_url: str) -> dict:
@@ -57,7 +44,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=int, default=100)
     args = parser.parse_args()
 
-    from bench.app_host import running_app
+    from bench.app_host import median_s, running_app
     from shared import settings
     from shared.db import connection
     from shared.db.queries.pipelines import load
@@ -106,8 +93,8 @@ def main() -> None:
             classify = get_adapter(classifier.type)
             for limit in (8, 1):
                 with_in_flight(limit)
-                route[limit] = _median_s(infer, args.runs)
-                adapter[limit] = _median_s(lambda: classify(classifier, picture, detections), args.runs)
+                route[limit] = median_s(infer, args.runs)
+                adapter[limit] = median_s(lambda: classify(classifier, picture, detections), args.runs)
     finally:
         models.stop()
 
