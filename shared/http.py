@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import azure.functions as func
 
@@ -61,7 +61,14 @@ class Body:
         """Whether any of `keys` is present and not null."""
         return self._get(keys) is not _MISSING
 
-    def raw(self, *keys: str, required: bool = True) -> Any:
+    @overload
+    def raw(self, *keys: str, required: Literal[True] = ...) -> Any: ...
+    @overload
+    def raw(self, *keys: str, required: Literal[False]) -> Any | None: ...
+    @overload
+    def raw(self, *keys: str, required: bool) -> Any | None: ...
+
+    def raw(self, *keys: str, required: bool = True) -> Any | None:
         """The value as sent; None when absent and not required."""
         value = self._get(keys)
         if value is _MISSING:
@@ -69,6 +76,13 @@ class Body:
                 raise BadRequest(f"{keys[0]} is missing")
             return None
         return value
+
+    @overload
+    def text(self, *keys: str, required: Literal[True] = ..., max_length: int = ...) -> str: ...
+    @overload
+    def text(self, *keys: str, required: Literal[False], max_length: int = ...) -> str | None: ...
+    @overload
+    def text(self, *keys: str, required: bool, max_length: int = ...) -> str | None: ...
 
     def text(self, *keys: str, required: bool = True, max_length: int = 10_000) -> str | None:
         """A string, stripped of surrounding white space."""
@@ -81,12 +95,26 @@ class Body:
             raise BadRequest(f"{keys[0]} is longer than {max_length} characters")
         return value.strip()
 
+    @overload
+    def id(self, *keys: str, required: Literal[True] = ...) -> uuid.UUID: ...
+    @overload
+    def id(self, *keys: str, required: Literal[False]) -> uuid.UUID | None: ...
+    @overload
+    def id(self, *keys: str, required: bool) -> uuid.UUID | None: ...
+
     def id(self, *keys: str, required: bool = True) -> uuid.UUID | None:
         """A UUID."""
         value = self.text(*keys, required=required, max_length=100)
         if value is None:
             return None
         return parse_uuid(value, keys[0])
+
+    @overload
+    def integer(self, *keys: str, required: Literal[True] = ..., minimum: int | None = ...) -> int: ...
+    @overload
+    def integer(self, *keys: str, required: Literal[False], minimum: int | None = ...) -> int | None: ...
+    @overload
+    def integer(self, *keys: str, required: bool, minimum: int | None = ...) -> int | None: ...
 
     def integer(self, *keys: str, required: bool = True, minimum: int | None = None) -> int | None:
         """A whole number (JSON integer; not a string, float or boolean)."""
@@ -99,6 +127,13 @@ class Body:
             raise BadRequest(f"{keys[0]} must be at least {minimum}")
         return value
 
+    @overload
+    def number(self, *keys: str, required: Literal[True] = ...) -> float: ...
+    @overload
+    def number(self, *keys: str, required: Literal[False]) -> float | None: ...
+    @overload
+    def number(self, *keys: str, required: bool) -> float | None: ...
+
     def number(self, *keys: str, required: bool = True) -> float | None:
         """A finite number (integer or float; not a string or boolean)."""
         value = self.raw(*keys, required=required)
@@ -109,6 +144,13 @@ class Body:
         if value in (float("inf"), float("-inf")):
             raise BadRequest(f"{keys[0]} must be a finite number")
         return float(value)
+
+    @overload
+    def items(self, *keys: str, required: Literal[True] = ...) -> list[Any]: ...
+    @overload
+    def items(self, *keys: str, required: Literal[False]) -> list[Any] | None: ...
+    @overload
+    def items(self, *keys: str, required: bool) -> list[Any] | None: ...
 
     def items(self, *keys: str, required: bool = True) -> list[Any] | None:
         """A JSON array."""
