@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.errors import Conflict, DependencyUnavailable
@@ -18,17 +18,19 @@ from shared.settings import get_settings, on_reset
 
 log = logging.getLogger(__name__)
 
-Connection = psycopg.Connection
+# The pool's connections return rows as dicts (row_factory=dict_row below); annotate with
+# this alias, not psycopg.Connection, so that a fetched row is typed as a dict.
+Connection = psycopg.Connection[DictRow]
 _lock = threading.Lock()
-_pool: ConnectionPool | None = None
+_pool: ConnectionPool[Connection] | None = None
 
 
-def _open_pool() -> ConnectionPool:
+def _open_pool() -> ConnectionPool[Connection]:
     from shared.db.migrate import migrate
 
     settings = get_settings()
     migrate(settings.db_url, settings.schema)
-    pool = ConnectionPool(
+    pool: ConnectionPool[Connection] = ConnectionPool(
         settings.db_url,
         min_size=0,
         max_size=settings.db_pool_max_size,
@@ -48,7 +50,7 @@ def _open_pool() -> ConnectionPool:
     return pool
 
 
-def _get_pool() -> ConnectionPool:
+def _get_pool() -> ConnectionPool[Connection]:
     global _pool
     with _lock:
         if _pool is None:

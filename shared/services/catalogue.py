@@ -6,8 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg import Connection
-
+from shared.db.pool import Connection
 from shared.db.queries import seeds
 
 

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from psycopg import Connection
-
 from shared import storage
 from shared.db import connection
+from shared.db.pool import Connection
 from shared.db.queries import folders, pictures
 from shared.errors import AppError, BadRequest, Conflict, NotFound
 from shared.pictures import blob_name, thumbnail_blob_name

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
-from psycopg import Connection
-
 from shared.db import connection
+from shared.db.pool import Connection
 from shared.db.queries import feedback, inferences, seeds
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.http import Body, Request, parse_uuid

@@ -15,9 +15,8 @@ import unicodedata
 import uuid
 from uuid import UUID
 
-from psycopg import Connection
-
 from shared.db import connection
+from shared.db.pool import Connection
 from shared.db.queries import folders, pictures
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.http import parse_uuid

@@ -7,10 +7,9 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg import Connection
-
 from shared import images
 from shared.db import connection
+from shared.db.pool import Connection
 from shared.db.queries import folders, inferences, pictures, pipelines
 from shared.errors import BadRequest, NotFound, UnsupportedMediaType
 from shared.http import Body, DataUrl, Request, decode_data_url

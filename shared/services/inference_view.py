@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from uuid import UUID
 
-from psycopg import Connection
-
+from shared.db.pool import Connection
 from shared.db.queries import inferences
 from shared.errors import NotFound
 from shared.pipeline.postprocess import (

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+from shared.db.pool import Connection
 
 
 def lock_folder_of(conn: Connection, inference_id: UUID) -> UUID | None:
@@ -87,8 +88,9 @@ def set_overlapping_indices(conn: Connection, indices: dict[UUID, list[int]]) ->
 def record_feedback(conn: Connection, inference_id: UUID, user_id: UUID, counts: dict) -> bool:
     """Note who gave feedback and when, store `counts` ({labelOccurrence, totalBoxes}) in
     the result, and mark the inference verified when each of its boxes is verified or
-    invalid. Returns whether it is verified."""
-    return conn.execute(
+    invalid. Returns whether it is verified. The inference must exist (the caller holds
+    its lock)."""
+    row = conn.execute(
         """
         UPDATE inference i
         SET feedback_user_id = %s, updated_at = now(), result = i.result || %s,
@@ -98,7 +100,9 @@ def record_feedback(conn: Connection, inference_id: UUID, user_id: UUID, counts:
         RETURNING i.verified
         """,
         [user_id, Jsonb(counts), inference_id],
-    ).fetchone()["verified"]
+    ).fetchone()
+    assert row is not None, "the inference is locked by the caller, so it exists"
+    return row["verified"]
 
 
 def label_picture(conn: Connection, inference_id: UUID) -> None:

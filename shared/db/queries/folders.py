@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+from shared.db.pool import Connection
 
 # A folder row with whether it is its owner's default folder.
 _FOLDER = """
@@ -26,6 +27,7 @@ def insert(
         "INSERT INTO picture_set (id, owner_id, name, metadata) VALUES (%s, %s, %s, %s) RETURNING id",
         [folder_id or uuid.uuid4(), owner_id, name, Jsonb(metadata or {})],
     ).fetchone()
+    assert row is not None, "INSERT … RETURNING gives one row"
     return row["id"]
 
 

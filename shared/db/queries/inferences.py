@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+from shared.db.pool import Connection
 
 _HEADER = """
     SELECT i.id, i.pipeline_id, i.picture_id, i.result, i.verified, p.blob_name

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+from shared.db.pool import Connection
 
 
 def find_by_blob_name(conn: Connection, blob_name: str) -> dict | None:

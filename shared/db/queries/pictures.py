@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+from shared.db.pool import Connection
 
 
 def insert(
@@ -81,7 +82,7 @@ def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
 
 def has_validated(conn: Connection, folder_id: UUID) -> bool:
     """Whether the folder holds at least one validated picture."""
-    return conn.execute(
+    row = conn.execute(
         """
         SELECT EXISTS (
             SELECT 1 FROM picture p JOIN picture_seed s ON s.picture_id = p.id
@@ -89,7 +90,9 @@ def has_validated(conn: Connection, folder_id: UUID) -> bool:
         ) AS found
         """,
         [folder_id],
-    ).fetchone()["found"]
+    ).fetchone()
+    assert row is not None, "SELECT EXISTS gives one row"
+    return row["found"]
 
 
 def list_validated(conn: Connection, folder_id: UUID) -> list[dict]:

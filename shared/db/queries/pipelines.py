@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from shared.db.pool import Connection
 from shared.pipeline.types import DEPLOYMENT_HEADER, ModelSpec, PipelineSpec
 
 if TYPE_CHECKING:
@@ -98,19 +98,21 @@ def retire_active(conn: Connection) -> int:
 
 def insert_definition(conn: Connection, definition: Definition) -> UUID:
     """Record an imported definition; return its id."""
-    return conn.execute(
+    row = conn.execute(
         """
         INSERT INTO pipeline_definition (version, date, sha256, source)
         VALUES (%(version)s, %(date)s, %(sha256)s, %(source)s) RETURNING id
         """,
         {"version": definition.version, "date": definition.date, "sha256": definition.sha256,
          "source": definition.source},
-    ).fetchone()["id"]
+    ).fetchone()
+    assert row is not None, "INSERT … RETURNING gives one row"
+    return row["id"]
 
 
 def insert_model(conn: Connection, definition_id: UUID, model: ModelDefinition) -> UUID:
     """Add an active model of a definition; return its id."""
-    return conn.execute(
+    row = conn.execute(
         """
         INSERT INTO model (name, type, task, endpoint, api_key_setting, api_key_encrypted,
                            deployment, content_type, version, data, definition_id)
@@ -123,13 +125,15 @@ def insert_model(conn: Connection, definition_id: UUID, model: ModelDefinition) 
          "api_key_setting": model.api_key_setting, "api_key_encrypted": model.api_key_encrypted,
          "deployment": model.deployment, "content_type": model.content_type,
          "version": model.version, "data": Jsonb(model.data), "definition_id": definition_id},
-    ).fetchone()["id"]
+    ).fetchone()
+    assert row is not None, "INSERT … RETURNING gives one row"
+    return row["id"]
 
 
 def insert_pipeline(conn: Connection, definition_id: UUID, pipeline: PipelineDefinition,
                     model_ids: list[UUID]) -> UUID:
     """Add an active pipeline of a definition with its models (ids in call order); return its id."""
-    pipeline_id = conn.execute(
+    row = conn.execute(
         """
         INSERT INTO pipeline (name, version, is_default, data, definition_id)
         VALUES (%(name)s, %(version)s, %(is_default)s, %(data)s, %(definition_id)s)
@@ -137,7 +141,9 @@ def insert_pipeline(conn: Connection, definition_id: UUID, pipeline: PipelineDef
         """,
         {"name": pipeline.name, "version": pipeline.version, "is_default": pipeline.default,
          "data": Jsonb(pipeline.data), "definition_id": definition_id},
-    ).fetchone()["id"]
+    ).fetchone()
+    assert row is not None, "INSERT … RETURNING gives one row"
+    pipeline_id = row["id"]
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO pipeline_model (pipeline_id, model_id, position) VALUES (%s, %s, %s)",

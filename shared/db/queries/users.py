@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from psycopg import Connection
+from shared.db.pool import Connection
 
 
 def find_id_by_email(conn: Connection, email: str) -> UUID | None:
