@@ -124,9 +124,10 @@ class _Reader:
 
 def _extensions(r: _Reader) -> frozenset[str]:
     value = r.json_value("NACHET_VALID_EXTENSION", list(DEFAULT_EXTENSIONS))
-    ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
-    r.check(bool(ok), 'NACHET_VALID_EXTENSION must be a JSON list of formats like ["png","jpeg"]')
-    names = {v.lower().lstrip(".") for v in value} if ok else set(DEFAULT_EXTENSIONS)
+    if not (isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)):
+        r.problems.append('NACHET_VALID_EXTENSION must be a JSON list of formats like ["png","jpeg"]')
+        value = DEFAULT_EXTENSIONS
+    names = {v.lower().lstrip(".") for v in value}
     # jpg and jpeg are one format.
     if names & {"jpg", "jpeg"}:
         names |= {"jpg", "jpeg"}
@@ -135,12 +136,12 @@ def _extensions(r: _Reader) -> frozenset[str]:
 
 def _dimension(r: _Reader) -> tuple[int, int]:
     value = r.json_value("NACHET_VALID_DIMENSION", {"width": 1920, "height": 1080})
-    ok = (
-        isinstance(value, dict)
-        and all(isinstance(value.get(k), int) and value[k] > 0 for k in ("width", "height"))
-    )
-    r.check(ok, 'NACHET_VALID_DIMENSION must be JSON like {"width": 1920, "height": 1080}')
-    return (value["width"], value["height"]) if ok else (1920, 1080)
+    if isinstance(value, dict) and all(
+        isinstance(value.get(k), int) and value[k] > 0 for k in ("width", "height")
+    ):
+        return (value["width"], value["height"])
+    r.problems.append('NACHET_VALID_DIMENSION must be JSON like {"width": 1920, "height": 1080}')
+    return (1920, 1080)
 
 
 def _storage(r: _Reader) -> str:

@@ -47,7 +47,10 @@ def _service() -> BlobServiceClient:
                 read_timeout=60,
                 # The storage default waits 15 s and more between tries: a request
                 # would hang for a minute instead of answering 503.
-                retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0.2, retry_total=2),
+                # The SDK annotates backoff and jitter as int, but takes seconds as floats.
+                retry_policy=LinearRetry(
+                    backoff=0.5, random_jitter_range=0.2, retry_total=2,  # type: ignore[arg-type]
+                ),
             )
         return _client
 
@@ -125,7 +128,9 @@ def copy(container_name: str, source: str, destination: str, *, timeout_s: float
     with _translated(f"blob {source}"):
         client = _existing(container_name)
         target = client.get_blob_client(destination)
-        status = target.start_copy_from_url(client.get_blob_client(source).url)["copy_status"]
+        # The SDK types the reply's values as str | datetime; copy_status is a str.
+        reply = target.start_copy_from_url(client.get_blob_client(source).url)
+        status: str | None = str(reply["copy_status"])
         # A copy within one account is usually done at once; a pending one is polled.
         deadline = time.monotonic() + timeout_s
         while status == "pending" and time.monotonic() < deadline:
@@ -149,10 +154,11 @@ def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | 
     made), or None when the connection string has no account key to sign with."""
     service = _service()
     key = getattr(service.credential, "account_key", None)
-    if not key:
+    account = service.account_name
+    if not key or not account:
         return None
     sas = generate_blob_sas(
-        service.account_name, container_name, blob_name, account_key=key,
+        account, container_name, blob_name, account_key=key,
         permission=BlobSasPermissions(read=True), expiry=expiry,
     )
     return f"{service.url.rstrip('/')}/{container_name}/{quote(blob_name)}?{sas}"
