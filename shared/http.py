@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, overload
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -93,7 +94,7 @@ class Body:
             raise BadRequest(f"{keys[0]} must be a string")
         if len(value) > max_length:
             raise BadRequest(f"{keys[0]} is longer than {max_length} characters")
-        return value.strip()
+        return storable_text(value, keys[0]).strip()
 
     @overload
     def id(self, *keys: str, required: Literal[True] = ...) -> uuid.UUID: ...
@@ -141,9 +142,13 @@ class Body:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             raise BadRequest(f"{keys[0]} must be a number")
-        if value in (float("inf"), float("-inf")):
+        try:
+            number = float(value)  # a JSON integer past 1e308 overflows here
+        except OverflowError:
+            number = float("inf")
+        if number in (float("inf"), float("-inf")):
             raise BadRequest(f"{keys[0]} must be a finite number")
-        return float(value)
+        return number
 
     @overload
     def items(self, *keys: str, required: Literal[True] = ...) -> list[Any]: ...
@@ -160,6 +165,18 @@ class Body:
         if not isinstance(value, list):
             raise BadRequest(f"{keys[0]} must be a list")
         return value
+
+
+def storable_text(value: str, name: str) -> str:
+    """`value`, if PostgreSQL can store it: no NUL character, no lone surrogate (which
+    JSON can carry but UTF-8 cannot). Raises BadRequest naming `name`."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{name} contains characters that are not allowed") from None
+    if "\x00" in value:
+        raise BadRequest(f"{name} contains characters that are not allowed")
+    return value
 
 
 def parse_uuid(value: str, name: str) -> uuid.UUID:
@@ -218,15 +235,15 @@ class Request:
             return Body({})
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise BadRequest("the request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise BadRequest("the request body must be a JSON object")
         return Body(data)
 
     def route(self, name: str) -> str:
-        """A route parameter, e.g. {seed_name}."""
-        return self.http.route_params.get(name, "")
+        """A route parameter, e.g. {seed_name}. Raises BadRequest (text that cannot be stored)."""
+        return storable_text(self.http.route_params.get(name, ""), name)
 
     @cached_property
     def caller(self) -> Caller:
@@ -244,6 +261,11 @@ class Request:
 
         self.known_user_id = named_user(self, keys)
         return self.known_user_id
+
+
+def _route(req: func.HttpRequest) -> str:
+    """The request's path, which names its function (no query string: it may carry user text)."""
+    return urlsplit(req.url).path
 
 
 def handle(
@@ -268,11 +290,11 @@ def handle(
         log.error("%s", exc)
         response = error_response(500, "the app is misconfigured; see its log")
     except Exception:
-        log.exception("unhandled error in %s", action.__qualname__)
+        log.exception("unhandled error in %s %s", req.method, _route(req))
         response = error_response(500, "internal error")
     log.info(
         "%s %s %d %.0fms user=%s",
-        action.__module__, req.method, response.status_code,
+        req.method, _route(req), response.status_code,
         (time.perf_counter() - started) * 1000, request.known_user_id or "-",
     )
     return response

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ PRINCIPAL_HEADER = "x-ms-client-principal"
 VOUCH_COOKIE = "jxVouchCookie"
 _EMAIL_CLAIMS = ("email", "emails", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress")
 _NAME_CLAIMS = ("name", "preferred_username", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name")
+_MAX_TOKEN_BYTES = 64 * 1024
 _EMAIL = re.compile(r"^[^@\s\"'<>(),;:\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
@@ -34,12 +35,16 @@ class Caller:
     email: str
 
 
+def _is_email(value: str) -> bool:
+    value = value.strip()
+    return len(value) <= 254 and "\x00" not in value and _EMAIL.match(value) is not None
+
+
 def valid_email(value: str, source: str) -> str:
     """`value` lower-cased, if it is an email address. Raises BadRequest naming `source`."""
-    value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value):
+    if not _is_email(value):
         raise BadRequest(f"{source} is not a valid email address")
-    return value.lower()
+    return value.strip().lower()
 
 
 def _b64decode(text: str, *, urlsafe: bool) -> bytes:
@@ -54,10 +59,12 @@ def _principal_email(header: str) -> str:
     except (ValueError, binascii.Error, TypeError, AttributeError, KeyError):
         raise Unauthorized("the App Service principal header is malformed") from None
     name_claims = (principal.get("name_typ"), *_NAME_CLAIMS)
+    # The first claim that holds an email: a name claim is often a display name.
     for typ in (*_EMAIL_CLAIMS, *name_claims):
-        if typ and isinstance(claims.get(typ), str) and claims[typ]:
-            return valid_email(claims[typ], "the principal's email")
-    raise Unauthorized("the App Service principal has no email or name claim")
+        value = claims.get(typ) if typ else None
+        if isinstance(value, str) and _is_email(value):
+            return value.strip().lower()
+    raise Unauthorized("the App Service principal has no email claim")
 
 
 def _vouch_email(cookie: str) -> str:
@@ -67,17 +74,23 @@ def _vouch_email(cookie: str) -> str:
     if not settings.vouch_jwt_secret and not settings.local_mode:
         raise Unauthorized("Vouch cookies are not accepted: NACHET_VOUCH_JWT_SECRET is not set")
     try:
-        token = gzip.decompress(_b64decode(cookie, urlsafe=True)).decode()
-    except (ValueError, binascii.Error, OSError, EOFError, UnicodeDecodeError):
+        # Capped: the cookie is decompressed before its signature can be checked, and a
+        # small gzip bomb would otherwise expand to hundreds of MB for anyone who sends it.
+        inflater = zlib.decompressobj(wbits=31)
+        token = inflater.decompress(_b64decode(cookie, urlsafe=True), _MAX_TOKEN_BYTES)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise ValueError("truncated or too large")
+        text = token.decode()
+    except (ValueError, binascii.Error, zlib.error, UnicodeDecodeError):
         raise Unauthorized("the Vouch cookie is malformed") from None
     try:
         if settings.vouch_jwt_secret:
             claims = jwt.decode(
-                token, settings.vouch_jwt_secret, algorithms=["HS256", "HS384", "HS512"],
+                text, settings.vouch_jwt_secret, algorithms=["HS256", "HS384", "HS512"],
                 options={"verify_aud": False},
             )
         else:
-            claims = jwt.decode(token, options={"verify_signature": False})
+            claims = jwt.decode(text, options={"verify_signature": False})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the Vouch cookie has expired") from None
     except jwt.InvalidTokenError:

@@ -61,11 +61,28 @@ def test_principal_with_name_claim_only(app):
     assert app.sql("SELECT email FROM users") == [("named@example.org",)]
 
 
-def test_principal_email_that_is_not_an_email_is_400(app):
-    header = principal_header("not an email")
+def test_principal_without_an_email_is_401(app):
+    principal = {"name_typ": "name", "claims": [{"typ": "email", "val": "not an email"},
+                                                {"typ": "name", "val": "Jane Doe"}]}
+    header = base64.b64encode(json.dumps(principal).encode()).decode()
     r = Client(app.base_url, None).post("get-user-id", headers={"X-MS-CLIENT-PRINCIPAL": header})
-    assert_error(r, 400, "email")
+    assert_error(r, 401, "email")
     assert app.sql("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_principal_display_name_is_passed_over_for_an_email_claim(app):
+    principal = {"name_typ": "name", "claims": [{"typ": "name", "val": "Jane Doe"},
+                                                {"typ": "preferred_username", "val": "Jane@Example.org"}]}
+    header = base64.b64encode(json.dumps(principal).encode()).decode()
+    r = Client(app.base_url, None).post("get-user-id", headers={"X-MS-CLIENT-PRINCIPAL": header})
+    assert r.status_code == 200, r.text
+    assert app.sql("SELECT email FROM users") == [("jane@example.org",)]
+
+
+def test_vouch_cookie_that_inflates_past_the_cap_is_401(app, vouch):
+    bomb = base64.urlsafe_b64encode(gzip.compress(b"a" * (20 * 1024 * 1024))).decode().rstrip("=")
+    r = vouch.post("get-user-id", headers={"Cookie": f"jxVouchCookie={bomb}"})
+    assert_error(r, 401, "malformed")
 
 
 @pytest.fixture

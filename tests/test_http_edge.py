@@ -1,0 +1,31 @@
+"""The HTTP edge: text, numbers and bodies that JSON allows but the app cannot take are
+400s, never 500s, and change nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import assert_error
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "\ud800", "ok\udfff"])
+def test_text_that_cannot_be_stored_is_400(app, client, name):
+    user = client.user_id()
+    r = client.post("create-dir", {"container_name": user, "folder_name": name})
+    assert_error(r, 400, "folder_name", "not allowed")
+    assert app.sql("SELECT count(*) FROM picture_set") == [(1,)]
+
+
+def test_route_parameter_with_nul_is_400(client):
+    assert_error(client.get("seed-data/ab%00c"), 400, "seed_name")
+
+
+def test_number_too_large_for_a_float_is_400(client):
+    user = client.user_id()
+    body = ('{"container_name": "%s", "user_id": "%s", "imageDims": [10, 10], "image": "data:image/png;base64,AA==",'
+            ' "area_ratio": 1%s}' % (user, user, "0" * 400))
+    assert_error(client.post("inf", data=body), 400, "area_ratio", "finite")
+
+
+def test_deeply_nested_body_is_400(client):
+    assert_error(client.post("get-directories", data="[" * 100_000 + "]" * 100_000), 400, "JSON")
