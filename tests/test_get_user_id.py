@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from shared import settings
-from tests.conftest import Client, assert_error, principal_header
+from tests.conftest import Client, assert_error
 
 
 def vouch_cookie(email: str, secret: str, *, expires_in: int = 3600) -> str:
