@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from shared.db.migrate import migrate, migration_files
+from shared.db.migrate import MigrationMismatch, migrate, migration_files
 
 
 @pytest.fixture
@@ -48,3 +48,11 @@ def test_instances_starting_together_apply_each_migration_once(empty_db):
         t.join()
     applied = sorted(v for r in results for v in r)
     assert applied == [v for v, _ in migration_files()]
+
+
+def test_database_from_another_history_is_refused_not_migrated_over(empty_db):
+    migrate(empty_db, "nachet")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("UPDATE nachet.schema_version SET name = '0003_something_else.sql' WHERE version = 3")
+    with pytest.raises(MigrationMismatch, match=r"0003_something_else\.sql"):
+        migrate(empty_db, "nachet")

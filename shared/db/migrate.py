@@ -12,12 +12,16 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from shared.errors import DependencyUnavailable
+from shared.errors import ConfigurationError, DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x4E414348  # "NACH"
+
+
+class MigrationMismatch(ConfigurationError):
+    """The database's applied migrations are not the app's."""
 
 
 def migration_files() -> list[tuple[int, Path]]:
@@ -46,9 +50,15 @@ def migrate(db_url: str, schema: str) -> list[int]:
                 " version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
+            done = dict(conn.execute("SELECT version, name FROM schema_version").fetchall())
             for version, path in migration_files():
                 if version in done:
+                    if done[version] != path.name:
+                        # Never run DDL over a schema that another history built.
+                        raise MigrationMismatch(
+                            f"migration {version} of this database is {done[version]}, but the app's "
+                            f"is {path.name}: the database was migrated by another version of the app"
+                        )
                     continue
                 with conn.transaction():
                     conn.execute(path.read_text())
