@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -38,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     # Settings first: the commands' modules check them when they load, as functions do.
     load_local_settings(ROOT)
-    # With no database or storage named, the local app's embedded ones (as scripts/run).
-    started = ensure_services(ROOT, ROOT / ".data")
+    # Local mode with no database or storage named: the local app's embedded ones, as
+    # scripts/run. Never elsewhere, so that a deploy step cannot migrate a throwaway database.
+    local = os.environ.get("NACHET_ENV", "").strip().lower() == "local"
+    started = ensure_services(ROOT, ROOT / ".data") if local else []
     parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.split("\n")[1])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=_migrate)
