@@ -103,6 +103,13 @@ def _open(data: bytes, max_pixels: int) -> Image:
     return img
 
 
+def _format(img: Image) -> str:
+    # Pillow names the format of every file it opens; only images made in memory lack one.
+    if img.format is None:
+        raise UnsupportedMediaType("the file is not a supported image")
+    return img.format
+
+
 def _orientation(img: Image) -> int:
     # A PNG whose eXIf chunk comes after the pixels would be decoded to find it: such
     # files are rare and read as upright here.
@@ -122,7 +129,7 @@ def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
         width, height = img.size
         if _orientation(img) in (5, 6, 7, 8):  # a quarter turn: the sides swap
             width, height = height, width
-        return ImageInfo(img.format, width, height)
+        return ImageInfo(_format(img), width, height)
 
 
 def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
@@ -136,7 +143,7 @@ def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
 
     with _pillow_errors(max_pixels):
         img = _open(data, max_pixels)
-        fmt = img.format
+        fmt = _format(img)
         img.load()
         upright = _orientation(img) == 1
         img = ImageOps.exif_transpose(img)

@@ -104,8 +104,9 @@ def read_definition_blob() -> Definition:
         raise ConfigurationError(
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: reading the "
             "pipeline definition from Blob Storage needs them")
-    container = settings.blob_pipeline_container
-    name = blob_name(settings.blob_pipeline_version)
+    container, version = settings.blob_pipeline_container, settings.blob_pipeline_version
+    assert container and version  # a missing one raised ConfigurationError above
+    name = blob_name(version)
     source = f"blob {name} of container {container}"
     try:
         data = storage.download(container, name)

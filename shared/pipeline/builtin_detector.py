@@ -127,8 +127,8 @@ def _fit_background(working: Image.Image) -> np.ndarray:
             break
 
     # The surface is smooth, so enlarging the fitted grid loses nothing and costs little.
-    fitted = np.maximum(fitted, 1e-3).astype(np.float32).reshape(rows, cols, 3)
-    channels = [Image.fromarray(fitted[..., c], "F") for c in range(3)]
+    surface = np.maximum(fitted, 1e-3).astype(np.float32).reshape(rows, cols, 3)
+    channels = [Image.fromarray(surface[..., c], "F") for c in range(3)]
     return np.stack(
         [np.asarray(c.resize(working.size, Image.Resampling.BILINEAR)) for c in channels], axis=-1
     )

@@ -364,7 +364,7 @@ def build_model(e: Entry, kind: str | None, *, endpoint: str | None = None,
         content_type = e.text("content_type", required=True, pattern=_MEDIA_TYPE,
                               hint="a media type like application/json")
     row_data = _data(e) | dict(data or {})
-    if None in (name, kind, task, version):
+    if name is None or kind is None or task is None or version is None:
         return None
     return ModelDefinition(name, kind, task, version, endpoint, deployment, content_type,
                            api_key_setting, api_key_encrypted, row_data)
@@ -420,7 +420,7 @@ def build_pipeline(e: Entry, *, data: Mapping[str, Any] | None = None) -> Pipeli
     default = e.flag("default")
     version = e.version("version")
     row_data = _data(e) | dict(data or {})
-    if None in (name, models, version):
+    if name is None or models is None or version is None:
         return None
     return PipelineDefinition(name, version, models, default, row_data)
 

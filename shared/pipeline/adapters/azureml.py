@@ -6,7 +6,7 @@ import base64
 import json
 import math
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from shared.errors import ModelEndpointFailed
 from shared.images import crop, encode
@@ -128,9 +128,10 @@ def _boxes(model: ModelSpec, answer: Any) -> list[Detection]:
         if not isinstance(corners, dict):
             raise _garbage(model, 'a box without its "box" corners')
         values = [corners.get(k) for k in _CORNERS]
-        if not all(_is_fraction(v) for v in values):
+        fractions = [v for v in values if _is_fraction(v)]
+        if len(fractions) != len(values):
             raise _garbage(model, f"box corners that are not fractions 0..1: {corners!r:.120}")
-        top_x, top_y, bottom_x, bottom_y = (min(1.0, max(0.0, float(v))) for v in values)
+        top_x, top_y, bottom_x, bottom_y = (min(1.0, max(0.0, float(v))) for v in fractions)
         if bottom_x < top_x or bottom_y < top_y:
             raise _garbage(model, f"a box whose bottom corner is above or left of its top: {corners!r:.120}")
         guess = Guess(_label(model, item.get("label")), _score(model, item.get("score")))
@@ -138,6 +139,6 @@ def _boxes(model: ModelSpec, answer: Any) -> list[Detection]:
     return detections
 
 
-def _is_fraction(value: Any) -> bool:
+def _is_fraction(value: Any) -> TypeGuard[float]:
     return (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
             and -_SLACK <= value <= 1 + _SLACK)
