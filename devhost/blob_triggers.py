@@ -34,7 +34,6 @@ POISON = "webjobs-blobtrigger-poison"
 MAX_ATTEMPTS = 5
 _SETTING = re.compile(r"%(\w+)%")
 _PARAMETER = re.compile(r"\{(\w+)\}")
-_DEV_STORAGE = "usedevelopmentstorage=true"
 
 
 def _setting(name: str) -> str:
@@ -48,10 +47,10 @@ def _setting(name: str) -> str:
 
 
 def _connection_string(setting: str) -> str:
-    from shared.settings import DEVELOPMENT_STORAGE
+    from shared.settings import DEVELOPMENT_STORAGE, is_development_storage
 
     value = _setting(setting)
-    return DEVELOPMENT_STORAGE if value.replace(" ", "").lower() == _DEV_STORAGE else value
+    return DEVELOPMENT_STORAGE if is_development_storage(value) else value
 
 
 @dataclass(frozen=True)

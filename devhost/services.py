@@ -13,14 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shared.settings import is_development_storage
+
 log = logging.getLogger("devhost")
-
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-_DEV_STORAGE = "usedevelopmentstorage=true"
-
 
 def start_postgres(data_dir: Path) -> Any:
     """Start (or reuse) an embedded PostgreSQL in `data_dir`; it stops when this process exits.
@@ -46,11 +41,10 @@ def free_port() -> int:
 
 
 def azurite_connection_string(port: int) -> str:
-    """The connection string of an Azurite blob service on `port`."""
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
-    )
+    """The connection string of an Azurite blob service on `port` (the well-known account)."""
+    from shared.settings import DEVELOPMENT_STORAGE
+
+    return DEVELOPMENT_STORAGE.replace("127.0.0.1:10000", f"127.0.0.1:{port}")
 
 
 def _azurite_command(root: Path) -> str:
@@ -102,13 +96,14 @@ def ensure_services(root: Path, data_dir: Path) -> list[subprocess.Popen[bytes] 
         started.append(server)
         log.info("embedded PostgreSQL in %s", data_dir / "postgres")
     storage = os.environ.get("NACHET_AZURE_STORAGE_CONNECTION_STRING", "")
-    if storage.replace(" ", "").lower() in ("", _DEV_STORAGE):
+    if not storage or is_development_storage(storage):
         os.environ["NACHET_AZURE_STORAGE_CONNECTION_STRING"] = "UseDevelopmentStorage=true"
         if not port_open(10000):
             started.append(start_azurite(root, data_dir / "azurite", 10000))
             log.info("Azurite in %s on port 10000", data_dir / "azurite")
-    if os.environ.get("AzureWebJobsStorage", "").replace(" ", "").lower() in ("", _DEV_STORAGE):
-        os.environ["AZUREWEBJOBSSTORAGE"] = "UseDevelopmentStorage=true"
+    host_storage = os.environ.get("AzureWebJobsStorage", "")
+    if not host_storage or is_development_storage(host_storage):
+        os.environ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true"
     return started
 
 

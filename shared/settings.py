@@ -35,9 +35,9 @@ _FERNET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")  # 32 bytes in url-safe base64
 class Settings:
     """The validated app settings; see local.settings.json.template for each one."""
 
-    db_url: str
+    db_url: str = field(repr=False)  # may hold a password
     schema: str
-    storage_connection_string: str
+    storage_connection_string: str = field(repr=False)  # holds the account key
     pictures_container: str
     thumbnails_container: str
     max_content_bytes: int
@@ -47,7 +47,7 @@ class Settings:
     max_image_pixels: int
     local_mode: bool
     easy_auth_enabled: bool
-    vouch_jwt_secret: str | None
+    vouch_jwt_secret: str | None = field(repr=False)
     dev_user_email: str | None
     archive_user_email: str
     blob_pipeline_container: str | None
@@ -128,9 +128,10 @@ def _extensions(r: _Reader) -> frozenset[str]:
         r.problems.append('NACHET_VALID_EXTENSION must be a JSON list of formats like ["png","jpeg"]')
         value = DEFAULT_EXTENSIONS
     names = {v.lower().lstrip(".") for v in value}
-    # jpg and jpeg are one format.
-    if names & {"jpg", "jpeg"}:
-        names |= {"jpg", "jpeg"}
+    # jpg and jpeg are one format, and so are tif and tiff: either name accepts both.
+    for same in ({"jpg", "jpeg"}, {"tif", "tiff"}):
+        if names & same:
+            names |= same
     return frozenset(names)
 
 
@@ -144,9 +145,14 @@ def _dimension(r: _Reader) -> tuple[int, int]:
     return (1920, 1080)
 
 
+def is_development_storage(value: str) -> bool:
+    """Whether a connection string is the Functions shorthand for the local emulator."""
+    return value.replace(" ", "").lower() == "usedevelopmentstorage=true"
+
+
 def _storage(r: _Reader) -> str:
     value = r.required("NACHET_AZURE_STORAGE_CONNECTION_STRING")
-    if value.replace(" ", "").lower() == "usedevelopmentstorage=true":
+    if is_development_storage(value):
         return DEVELOPMENT_STORAGE
     r.check(
         not value or "AccountName=" in value or "BlobEndpoint=" in value,

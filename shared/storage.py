@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from azure.core.exceptions import (
@@ -18,17 +19,12 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import (
-    BlobSasPermissions,
-    BlobServiceClient,
-    ContainerClient,
-    ContentSettings,
-    LinearRetry,
-    generate_blob_sas,
-)
 
 from shared.errors import DependencyUnavailable, NotFound
 from shared.settings import get_settings, on_reset
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient, ContainerClient
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +34,14 @@ _ready_containers: set[str] = set()
 
 
 def _service() -> BlobServiceClient:
+    # The SDK (with cryptography and requests) loads on first use, not at cold start.
+    from azure.storage.blob import BlobServiceClient, LinearRetry
+
     global _client
     with _lock:
         if _client is None:
+            # Its HTTP logging policy would log every blob request: one line per request is ours.
+            logging.getLogger("azure").setLevel(logging.WARNING)
             _client = BlobServiceClient.from_connection_string(
                 get_settings().storage_connection_string,
                 connection_timeout=5,
@@ -98,6 +99,8 @@ def _existing(name: str) -> ContainerClient:
 
 def upload(container_name: str, blob_name: str, data: bytes, *, content_type: str) -> None:
     """Write the blob, replacing any blob of that name. Raises DependencyUnavailable."""
+    from azure.storage.blob import ContentSettings
+
     with _translated(f"blob {blob_name}"):
         container(container_name).upload_blob(
             blob_name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
@@ -152,6 +155,8 @@ def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str
 def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | None:
     """A URL that reads this one blob until `expiry` (a read-only SAS signed here, no request
     made), or None when the connection string has no account key to sign with."""
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
     service = _service()
     key = getattr(service.credential, "account_key", None)
     account = service.account_name

@@ -51,7 +51,7 @@ def run_pipeline(pipeline: PipelineSpec, picture: DecodedImage) -> PipelineRun:
         classified = {
             d.guesses: classified.get(d.guesses, model.task == CLASSIFICATION) for d in detections
         }
-        log.info("model %s: %d boxes in %.0fms", model.name, len(detections),
+        log.debug("model %s: %d boxes in %.0fms", model.name, len(detections),
                  (time.perf_counter() - started) * 1000)
     return PipelineRun(
         detections=tuple(detections),
