@@ -50,7 +50,7 @@ def migrate(db_url: str, schema: str) -> list[int]:
                 " version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = dict(conn.execute("SELECT version, name FROM schema_version").fetchall())
+            done: dict[int, str] = dict(conn.execute("SELECT version, name FROM schema_version").fetchall())
             for version, path in migration_files():
                 if version in done:
                     if done[version] != path.name:

@@ -86,7 +86,11 @@ def upload_picture(
             # Holds off a delete of the folder until this commits; finds it gone if one won.
             if folders.lock_for_insert(conn, session_id) is None:
                 raise NotFound("no such folder")
-            label = seed_id or seeds.insert_missing(conn, [seed_name])[0]["id"]
+            if seed_id is not None:
+                label = seed_id
+            else:
+                assert seed_name is not None  # one of the two is given, checked above
+                label = seeds.insert_missing(conn, [seed_name])[0]["id"]
             if not pictures.insert(
                 conn, picture_id=new.id, folder_id=session_id, blob_name=new.blob_name,
                 content_type=picture.content_type, width=picture.width, height=picture.height,

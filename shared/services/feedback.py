@@ -168,6 +168,7 @@ def correct_boxes(req: Corrections) -> dict:
         geometry = {box_id: _pixel_box(b["box"]) for box_id, b in inference.boxes.items()}
         for correction, box, pixel_box, seed in zip(req.corrections, boxes, pixels, chosen, strict=True):
             if seed is None:
+                assert box is not None  # parse_negative requires a label or classId for a new box
                 rows.append(_state(box, verified_id=None, valid=False, comment=correction.comment))
                 continue
             guess_id = uuid.uuid4()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from shared import images
@@ -124,7 +125,8 @@ def _insert_inference(
     inference_id = uuid.uuid4()
     objects, guesses, top_labels = [], [], []
     for position, (box, classified) in enumerate(zip(boxes, run.classified, strict=True)):
-        object_id, rows = uuid.uuid4(), []
+        object_id = uuid.uuid4()
+        rows: list[dict[str, Any]] = []
         for rank, guess in enumerate(box.guesses, start=1):
             seed = seeds[guess.label, classified]
             rows.append({"id": uuid.uuid4(), "object_id": object_id, "seed_id": seed.id if seed else None,

@@ -69,8 +69,9 @@ def process_picture(path: str, data: bytes) -> bool:
     inspection = inspect_image(data, claimed_type=row["content_type"])
     checked = inspection.checked
     thumbnails = get_settings().thumbnails_container
-    thumbnail = thumbnail_blob_name(blob_name) if checked else None
+    thumbnail: str | None = None
     if checked:
+        thumbnail = thumbnail_blob_name(blob_name)
         storage.upload(thumbnails, thumbnail, checked.thumbnail, content_type="image/webp")
     else:
         # A new version of the blob that no longer decodes: the old thumbnail goes.

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from shared.db import connection
 from shared.db.queries import folders, users
+from shared.errors import Conflict
 
 DEFAULT_FOLDER = "General"
 
@@ -21,7 +22,10 @@ def get_or_register(email: str) -> UUID:
             return user_id
         user_id = users.insert(conn, email)
         if user_id is None:  # registered concurrently: that transaction has committed
-            return users.find_id_by_email(conn, email)
+            found = users.find_id_by_email(conn, email)
+            if found is None:  # and a delete has committed since
+                raise Conflict("this user was registered and removed at the same time; try again")
+            return found
         folder_id = folders.insert(conn, user_id, DEFAULT_FOLDER)
         users.set_default_folder(conn, user_id, folder_id)
         return user_id
