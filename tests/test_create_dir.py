@@ -44,7 +44,7 @@ BAD_NAMES = [
     ("x OR 1=1", ["letters, digits"]),
     ("line\nbreak", ["letters, digits"]),
     ("tab\there", ["letters, digits"]),
-    ("nul\x00", ["letters, digits"]),
+    ("nul\x00", ["not allowed"]),
     (str(uuid.uuid4()), ["id"]),
 ]
 
