@@ -67,15 +67,36 @@ def test_a_box_corrected_before_stays_as_corrected(app, analyst):
     assert labels == [("Ambrosia trifida",), ("Bromus secalinus",)]
 
 
-def test_a_detector_guess_is_no_species_to_confirm(app, client):
+def test_a_detector_guess_is_confirmed_as_a_seed_of_no_species(app, client):
     user = Analyst(client)
     inference = user.infer(model_name="seed-detector-builtin")
     [only] = box_ids(inference)
-    before = stored(app)
-    assert_error(user.positive(inference, [only]), 400, only, "no species", "'seed'", "feedback-negative")
-    assert stored(app) == before
-    answer = ok(user.negative(inference, [{"boxId": only, "label": "Ambrosia trifida"}]))
-    assert (answer["boxes"][0]["label"], answer["boxes"][0]["is_verified"]) == ("Ambrosia trifida", True)
+    assert inference["boxes"][0]["label"] == "seed"
+    answer = ok(user.positive(inference, [only]))
+    [shown] = answer["boxes"]
+    assert (shown["box_id"], shown["label"], shown["score"], shown["is_verified"]) == (only, "seed", 1.0, True)
+    assert app.sql("SELECT count(*) FROM object WHERE verified_id = top_id") == [(1,)]
+    assert app.sql("SELECT verified FROM inference") == [(True,)]
+    # A guess with no seed_id is no seed: the picture gets no picture_seed row for it.
+    assert app.sql("SELECT count(*) FROM picture_seed") == [(0,)]
+    assert user.validated(inference["picture_id"]) is False
+    assert user.picture(inference["picture_id"])["inference"] == answer
+
+
+def test_a_species_box_and_a_seed_box_label_the_picture_with_the_species(app, client):
+    user = Analyst(client)
+    inference = user.infer(model_name="seed-detector-builtin")
+    [detected] = box_ids(inference)
+    added = ok(user.negative(inference, [{"label": "Ambrosia trifida", "box": {
+        "topX": 1, "topY": 1, "bottomX": 40, "bottomY": 40}}]))
+    assert app.sql("SELECT verified FROM inference") == [(False,)]
+    answer = ok(user.positive(inference, [detected]))
+    assert [(b["label"], b["is_verified"]) for b in answer["boxes"]] == [("seed", True), ("Ambrosia trifida", True)]
+    assert [b["box_id"] for b in answer["boxes"]] == box_ids(added)
+    assert app.sql("SELECT verified FROM inference") == [(True,)]
+    assert app.sql("SELECT picture_id::text, seed_id::text FROM picture_seed") == [
+        (inference["picture_id"], seed_id(app, "Ambrosia trifida"))]
+    assert user.validated(inference["picture_id"]) is True
 
 
 def test_a_box_marked_not_a_seed_cannot_be_confirmed(app, analyst):

@@ -4,9 +4,10 @@ A request is one transaction, applied whole or not at all: the inference's folde
 then the inference row are locked (in the order a folder delete takes them, so neither
 waits for the other while holding what it needs), everything the request names is
 checked, then the rows change and the inference object is re-read.
-- Positive: each box is verified with its top guess (verified_id = top_id). A box
-  verified already keeps its verification (it is confirmed as shown); a box marked not a
-  seed, or whose top guess names no species (a detector's `seed`), cannot be confirmed.
+- Positive: each box is verified with its top guess (verified_id = top_id), also when
+  that guess names no species (a detector's `seed`: the box is confirmed as a seed of no
+  known species). A box verified already keeps its verification (it is confirmed as
+  shown); a box marked not a seed cannot be confirmed.
 - Negative: `label` and `classId` both empty marks the box invalid (not a seed). Else the
   box is verified with a correction, a seed_obj row of rank 0 and score 0 for the seed
   that `classId` names (it wins over `label`) or that `label` names (matched to the
@@ -17,8 +18,9 @@ checked, then the rows change and the inference object is re-read.
   run gave (the view derives the ones shown); a manual box takes the colour of its label
   after the model's labels, and is not marked overlapping.
 - The inference is verified when every box is verified or invalid; its picture then gets
-  one picture_seed row per distinct seed of its valid verified boxes. When every box is
-  invalid, that is none: the picture holds no seed and does not count as validated.
+  one picture_seed row per distinct seed of its valid verified boxes (a box verified with
+  a guess that names no species adds none). When there is none (every box invalid, or
+  verified as a seed of no known species), the picture does not count as validated.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def confirm_boxes(req: Confirmation) -> dict:
 
     Raises NotFound (inference or box), Forbidden (another user's), Conflict (the
     inference is verified, or a box is marked not a seed), BadRequest (a box of another
-    inference, or whose top guess names no species), DependencyUnavailable.
+    inference, or without any guess), DependencyUnavailable.
     """
     with connection() as conn:
         inference = _lock(conn, req.user_id, req.inference_id)
@@ -135,12 +137,12 @@ def confirm_boxes(req: Confirmation) -> dict:
                                "correct it with feedback-negative")
             if box["verified_id"] is not None:
                 continue  # verified by earlier feedback: confirmed as shown
-            top = inference.guesses.get(box["top_id"])
-            if top is None or top["seed_id"] is None:
-                guess = f" (its guess is {top['label']!r})" if top else ""
-                raise BadRequest(f"boxes[{index}]: box {box_id} has no species to confirm{guess}; "
+            if box["top_id"] not in inference.guesses:
+                raise BadRequest(f"boxes[{index}]: box {box_id} has no guess to confirm; "
                                  "correct it with feedback-negative")
-            rows.append(_state(box, verified_id=top["id"]))
+            # A top guess that names no species (a detector's `seed`) is confirmed too;
+            # label_picture gives the picture no row for it.
+            rows.append(_state(box, verified_id=box["top_id"]))
         feedback.update_boxes(conn, rows)
         return _finish(conn, inference, req.user_id)
 
