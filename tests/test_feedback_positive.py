@@ -74,7 +74,8 @@ def test_a_detector_guess_is_confirmed_as_a_seed_of_no_species(app, client):
     assert inference["boxes"][0]["label"] == "seed"
     answer = ok(user.positive(inference, [only]))
     [shown] = answer["boxes"]
-    assert (shown["box_id"], shown["label"], shown["score"], shown["is_verified"]) == (only, "seed", 1.0, True)
+    assert (shown["box_id"], shown["label"], shown["score"], shown["is_verified"]) == \
+        (only, "seed", 1.0, True)
     assert app.sql("SELECT count(*) FROM object WHERE verified_id = top_id") == [(1,)]
     assert app.sql("SELECT verified FROM inference") == [(True,)]
     # A guess with no seed_id is no seed: the picture gets no picture_seed row for it.
@@ -91,7 +92,8 @@ def test_a_species_box_and_a_seed_box_label_the_picture_with_the_species(app, cl
         "topX": 1, "topY": 1, "bottomX": 40, "bottomY": 40}}]))
     assert app.sql("SELECT verified FROM inference") == [(False,)]
     answer = ok(user.positive(inference, [detected]))
-    assert [(b["label"], b["is_verified"]) for b in answer["boxes"]] == [("seed", True), ("Ambrosia trifida", True)]
+    assert [(b["label"], b["is_verified"]) for b in answer["boxes"]] == \
+        [("seed", True), ("Ambrosia trifida", True)]
     assert [b["box_id"] for b in answer["boxes"]] == box_ids(added)
     assert app.sql("SELECT verified FROM inference") == [(True,)]
     assert app.sql("SELECT picture_id::text, seed_id::text FROM picture_seed") == [
