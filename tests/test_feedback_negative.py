@@ -87,6 +87,21 @@ def test_a_moved_box_keeps_its_new_coordinates_and_its_guesses(app, analyst):
     assert analyst.picture(inference["picture_id"])["inference"] == answer
 
 
+def test_a_box_a_little_past_the_edges_is_clamped_into_the_picture(app, analyst):
+    inference = analyst.infer()
+    first = box_ids(inference)[0]
+    # A client scaling with floats overshoots the picture by a fraction of a pixel.
+    past = {"topX": 600.2, "topY": 500, "bottomX": WIDTH + 0.4, "bottomY": HEIGHT + 0.4}
+    tall = {"topX": 0, "topY": 0, "bottomX": 30, "bottomY": HEIGHT + 25}
+    answer = ok(analyst.negative(inference, [{"boxId": first, "label": "Ambrosia trifida", "box": past},
+                                             {"boxId": "", "label": "Bromus secalinus", "box": tall}]))
+    clamped = {"topX": 600, "topY": 500, "bottomX": WIDTH, "bottomY": HEIGHT}
+    assert answer["boxes"][0]["box"] == clamped
+    assert answer["boxes"][3]["box"] == {"topX": 0, "topY": 0, "bottomX": 30, "bottomY": HEIGHT}
+    assert app.sql("SELECT box FROM object WHERE id = %s", [first]) == [(clamped,)]
+    assert analyst.picture(inference["picture_id"])["inference"] == answer
+
+
 def test_a_box_the_model_missed_is_added_as_a_manual_detection(app, analyst):
     inference = analyst.infer()
     where = {"topX": 500, "topY": 400, "bottomX": 600.2, "bottomY": HEIGHT}
@@ -185,8 +200,12 @@ BAD_ENTRIES = {
                            second(box={"topX": 1, "topY": 1, "bottomX": 5})),
     "box not an object": (400, ["boxes[1]", "box must be an object"], second(box=[1, 2, 3, 4])),
     "negative coordinate": (400, ["boxes[1]", "box.topY", "negative"], second(box=box_at(topY=-1))),
-    "outside the picture": (400, ["boxes[1]", "outside the picture", f"{WIDTH} x {HEIGHT}"],
-                            second(box=box_at(bottomX=WIDTH + 1))),
+    "wholly outside the picture": (400, ["boxes[1]", "outside the picture", f"{WIDTH} x {HEIGHT}"],
+                                   second(box=box_at(topX=WIDTH + 1, bottomX=WIDTH + 40))),
+    "below the picture": (400, ["boxes[1]", "outside the picture", f"{WIDTH} x {HEIGHT}"],
+                          second(box=box_at(topY=HEIGHT - 0.4, bottomY=HEIGHT + 9))),
+    "negative and outside": (400, ["boxes[1]", "box.topX", "negative"],
+                             second(box=box_at(topX=-0.4, bottomX=WIDTH + 0.4))),
     "no area": (400, ["boxes[1]", "topX < bottomX"], second(box=box_at(bottomX=10))),
     "unknown classId, empty label": (404, ["boxes[1]", "no seed", "classId"],
                                      second(label="", classId=str(uuid.uuid4()))),

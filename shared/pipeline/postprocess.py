@@ -77,15 +77,23 @@ def check_color_format(value: str | None) -> str:
 
 def to_pixels(box: FractionBox, width: int, height: int) -> PixelBox:
     """`box` in whole pixels of a `width` x `height` image, clamped inside it."""
-
-    def edge(fraction: float, size: int) -> int:
-        if fraction != fraction:  # NaN: the safest reading is the image's edge
-            fraction = 0.0
-        return min(size, max(0, math.floor(fraction * size + 0.5)))  # halves round up
-
-    left, right = sorted((edge(box.top_x, width), edge(box.bottom_x, width)))
-    top, bottom = sorted((edge(box.top_y, height), edge(box.bottom_y, height)))
+    p = clamp_pixels(box.top_x * width, box.top_y * height, box.bottom_x * width, box.bottom_y * height,
+                     width, height)
+    left, right = sorted((p.left, p.right))
+    top, bottom = sorted((p.top, p.bottom))
     return PixelBox(left, top, right, bottom)
+
+
+def clamp_pixels(left: float, top: float, right: float, bottom: float, width: int, height: int) -> PixelBox:
+    """A box given by its edges in pixels, in whole pixels (halves round up) clamped inside
+    a `width` x `height` image; the edges keep their order, so the box may be empty."""
+
+    def edge(value: float, size: int) -> int:
+        if value != value:  # NaN: the safest reading is the image's edge
+            value = 0.0
+        return math.floor(min(float(size), max(0.0, value)) + 0.5)
+
+    return PixelBox(edge(left, width), edge(top, height), edge(right, width), edge(bottom, height))
 
 
 def overlap_indices(boxes: Sequence[PixelBox], area_ratio: float) -> list[tuple[int, ...]]:

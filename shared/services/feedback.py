@@ -11,8 +11,9 @@ checked, then the rows change and the inference object is re-read.
 - Negative: `label` and `classId` both empty marks the box invalid (not a seed). Else the
   box is verified with a correction, a seed_obj row of rank 0 and score 0 for the seed
   that `classId` names (it wins over `label`) or that `label` names (matched to the
-  catalogue as a classifier's label is, and added to it when new); `box` moves it; an
-  empty `boxId` adds a manual detection, verified with its correction.
+  catalogue as a classifier's label is, and added to it when new); `box` moves it
+  (clamped inside the picture as /inf clamps a model's boxes; refused when nothing of it
+  is left inside); an empty `boxId` adds a manual detection, verified with its correction.
 - Moved and added boxes change which boxes overlap: that is computed again over every
   box, as /inf does. The stored `color` and `overlapping` of a box keep what the model
   run gave (the view derives the ones shown); a manual box takes the colour of its label
@@ -25,7 +26,6 @@ checked, then the rows change and the inference object is re-read.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +37,13 @@ from shared.db.pool import Connection
 from shared.db.queries import feedback, inferences, seeds
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.http import Body, Request, parse_uuid
-from shared.pipeline.postprocess import PixelBox, label_colors, overlap_indices, strip_catalogue_number
+from shared.pipeline.postprocess import (
+    PixelBox,
+    clamp_pixels,
+    label_colors,
+    overlap_indices,
+    strip_catalogue_number,
+)
 from shared.services.catalogue import Seed, resolve_labels
 from shared.services.inference import DEFAULT_AREA_RATIO
 from shared.services.inference_view import load_inference
@@ -152,7 +158,7 @@ def correct_boxes(req: Corrections) -> dict:
     the inference object as now stored.
 
     Raises NotFound (inference, box or classId), Forbidden (another user's), Conflict (the
-    inference is verified), BadRequest (a box of another inference, coordinates outside
+    inference is verified), BadRequest (a box of another inference, a box wholly outside
     the picture or without area), DependencyUnavailable.
     """
     with connection() as conn:
@@ -316,16 +322,17 @@ def _lock(conn: Connection, user_id: UUID, inference_id: UUID) -> _Inference:
 
 
 def _pixels(index: int, coordinates: Coordinates, inference: _Inference) -> PixelBox:
-    """`coordinates` in whole pixels (halves round up), if inside the picture and with an
-    area. Raises BadRequest naming boxes[index]."""
+    """`coordinates` in whole pixels (halves round up), clamped inside the picture as /inf
+    clamps a model's boxes, if something of the box is left. Raises BadRequest naming
+    boxes[index]."""
     width, height = inference.row["width"], inference.row["height"]
     c = coordinates
-    if max(c.top_x, c.bottom_x) > width or max(c.top_y, c.bottom_y) > height:
+    box = clamp_pixels(c.top_x, c.top_y, c.bottom_x, c.bottom_y, width, height)
+    if box.left >= width or box.top >= height:  # coordinates are never negative
         raise BadRequest(f"boxes[{index}]: box is outside the picture ({width} x {height} pixels)")
-    left, top, right, bottom = (math.floor(v + 0.5) for v in (c.top_x, c.top_y, c.bottom_x, c.bottom_y))
-    if left >= right or top >= bottom:
+    if box.left >= box.right or box.top >= box.bottom:
         raise BadRequest(f"boxes[{index}]: box must have topX < bottomX and topY < bottomY")
-    return PixelBox(left, top, right, bottom)
+    return box
 
 
 def _pixel_box(stored: dict) -> PixelBox:
