@@ -15,6 +15,7 @@ from shared import settings, storage
 from shared.db.queries import pictures as picture_queries
 from shared.errors import DependencyUnavailable
 from tests.conftest import Client, assert_error
+from tests.feedback_helpers import Analyst, box_ids, ok
 from tests.folder_helpers import User, assert_consistent, data_url, image_bytes, state
 
 
@@ -93,6 +94,24 @@ def test_unknown_seed_name_joins_the_catalogue_once(app, user):
                    " GROUP BY s.name ORDER BY s.name") == [("Ambrosia trifida", 1), ("Avena fatua", 2)]
     seeds = user.client.get("seeds").json()["seeds"]
     assert "Avena fatua" in [s["seed_name"] for s in seeds]
+
+
+def test_a_quoted_seed_name_and_a_feedback_label_name_one_new_seed(app, user):
+    session = user.new_batch()
+    before = seed_count(app)
+    user.upload(session, image_bytes(1), seed_name='"Avena fatua"')
+    analyst = Analyst(user.client)
+    inference = analyst.infer(model_name="seed-detector-builtin")
+    [box] = box_ids(inference)
+    answer = ok(analyst.negative(inference, [{"boxId": box, "label": "Avena fatua"}]))
+    assert answer["boxes"][0]["label"] == "Avena fatua"
+    # One catalogue entry, named without the quotes, labels the uploaded picture, the box
+    # and the inferred picture (its only box verified).
+    assert seed_count(app) == before + 1
+    [(avena,)] = app.sql("SELECT id FROM seed WHERE name ILIKE %s", ["%avena fatua%"])
+    assert app.sql("SELECT name FROM seed WHERE id = %s", [avena]) == [("Avena fatua",)]
+    assert app.sql("SELECT seed_id FROM picture_seed") == [(avena,), (avena,)]
+    assert app.sql("SELECT so.seed_id FROM object o JOIN seed_obj so ON so.id = o.verified_id") == [(avena,)]
 
 
 def test_same_bytes_twice_store_one_picture(app, user):

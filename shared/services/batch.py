@@ -11,6 +11,7 @@ from shared.db.queries import folders, pictures, seeds
 from shared.errors import BadRequest, NotFound, UnsupportedMediaType
 from shared.http import decode_data_url
 from shared.pictures import stored_picture
+from shared.services.catalogue import clean_label
 from shared.services.folders import create_folder, owned_folder
 from shared.settings import get_settings
 
@@ -37,9 +38,10 @@ def new_batch_import(user_id: UUID, *, nb_pictures: int, folder_name: object) ->
 
 
 def _seed_name(value: str | None) -> str | None:
+    """`value` cleaned as a feedback label is, so that both name a new seed alike."""
     if value is None:
         return None
-    value = " ".join(value.split())
+    value = clean_label(value)
     if len(value) > SEED_NAME_MAX:
         raise BadRequest(f"seed_name is longer than {SEED_NAME_MAX} characters")
     return value or None

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from shared.db.pool import Connection
 from shared.db.queries import seeds
+from shared.pipeline.postprocess import strip_catalogue_number
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,16 @@ class Seed:
 
     id: UUID
     name: str
+
+
+def clean_label(text: str) -> str:
+    """A seed's name as a user typed it (a feedback label, an upload's seed_name): its
+    white space collapsed to single spaces, without surrounding white space, literal
+    quotes (the web client may wrap free text in them) or a catalogue number."""
+    label = " ".join(text.split())
+    while len(label) >= 2 and label[0] == label[-1] == '"':
+        label = label[1:-1].strip()
+    return strip_catalogue_number(label)
 
 
 def match_label(label: str, catalogue: Sequence[Seed]) -> Seed | None:

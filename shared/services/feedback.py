@@ -42,9 +42,8 @@ from shared.pipeline.postprocess import (
     clamp_pixels,
     label_colors,
     overlap_indices,
-    strip_catalogue_number,
 )
-from shared.services.catalogue import Seed, resolve_labels
+from shared.services.catalogue import Seed, clean_label, resolve_labels
 from shared.services.inference import DEFAULT_AREA_RATIO
 from shared.services.inference_view import load_inference
 
@@ -96,15 +95,6 @@ class Corrections:
     user_id: UUID
     inference_id: UUID
     corrections: tuple[Correction, ...]
-
-
-def clean_label(text: str) -> str:
-    """A label as the client typed it, without surrounding white space, literal quotes
-    (the web client may wrap free text in them) or a catalogue number."""
-    label = text.strip()
-    while len(label) >= 2 and label[0] == label[-1] == '"':
-        label = label[1:-1].strip()
-    return strip_catalogue_number(label)
 
 
 def parse_positive(request: Request) -> Confirmation:
