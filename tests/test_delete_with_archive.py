@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 
 import psycopg
+import requests
 
+from devhost.blob_triggers import BlobTriggerRunner
 from shared import storage
 from shared.db.queries import pictures as picture_queries
 from shared.errors import DependencyUnavailable
 from shared.pictures import thumbnail_blob_name
-from tests.conftest import Client, assert_error
+from tests.conftest import ROOT, Client, assert_error
 from tests.folder_helpers import User, assert_consistent, image_bytes, mixed_folder, state
 
 ARCHIVE = "archive@nachet.local"
@@ -53,6 +55,41 @@ def test_validated_pictures_move_to_the_archive_the_rest_goes(app, client):
     assert not set(plain) & {r[0] for r in app.sql("SELECT id::text FROM picture")}
     assert app.blobs() == sorted(r[2] for r in rows)
     assert app.blobs(app.thumbnails_container) == []
+    assert_consistent(app)
+
+
+def test_archived_pictures_show_no_thumbnail_until_the_trigger_makes_theirs(app, client, make_client):
+    user = User(client)
+    folder, validated, _ = mixed_folder(app, user, "Thumbs")
+    runner = BlobTriggerRunner(ROOT)
+    try:
+        assert {i.outcome for i in runner.run_once()} == {"done"}
+        old = dict(app.sql("SELECT id::text, metadata->>'thumbnail' FROM picture WHERE id = ANY(%s::uuid[])",
+                           [validated]))
+        assert all(old.values())
+        assert archive(user, folder).json() is True
+
+        # The old thumbnails are deleted with the old blobs: the rows no longer name them.
+        assert app.sql("SELECT count(*) FROM picture WHERE metadata ? 'thumbnail'") == [(0,)]
+        archivist = User(make_client(ARCHIVE))
+        [(archive_id, _)] = archive_folders(app)
+        listed = archivist.folder(archive_id)["pictures"]
+        assert sorted(p["picture_id"] for p in listed) == sorted(validated)
+        assert [p["thumbnail"] for p in listed] == [None, None]
+        for picture_id in validated:
+            shown = archivist.ok("get-picture", {"container_name": archivist.id, "picture_id": picture_id})
+            assert shown["thumbnail"] is None
+
+        # The trigger processes the moved blobs and records their thumbnails.
+        assert {i.outcome for i in runner.run_once()} == {"done"}
+    finally:
+        runner.stop()
+    new = dict(app.sql("SELECT id::text, metadata->>'thumbnail' FROM picture"))
+    assert sorted(new) == sorted(validated) and all(new.values())
+    assert not set(new.values()) & set(old.values())
+    for picture in archivist.folder(archive_id)["pictures"]:
+        got = requests.get(picture["thumbnail"], timeout=10)
+        assert got.status_code == 200 and got.content[8:12] == b"WEBP"
     assert_consistent(app)
 
 

@@ -111,14 +111,15 @@ def list_validated(conn: Connection, folder_id: UUID) -> list[dict]:
 def move(conn: Connection, new_blob_names: dict[UUID, str], folder_id: UUID, audit: dict) -> set[UUID]:
     """Move pictures into `folder_id` under new blob names, recording `audit` in each
     picture's metadata as `archived_from`; their inferences, boxes and labels follow.
-    Returns the ids of the pictures moved."""
+    Their `thumbnail` goes (it is the old blob's, deleted with it): the blob trigger
+    records the new blob's. Returns the ids of the pictures moved."""
     ids = list(new_blob_names)
     rows = conn.execute(
         """
         UPDATE picture p
         SET picture_set_id = %(folder_id)s,
             blob_name = m.blob_name,
-            metadata = p.metadata || jsonb_build_object(
+            metadata = (p.metadata - 'thumbnail') || jsonb_build_object(
                 'archived_from', %(audit)s::jsonb || jsonb_build_object('archived_at', now()))
         FROM unnest(%(ids)s::uuid[], %(names)s::text[]) AS m(id, blob_name)
         WHERE p.id = m.id
