@@ -23,7 +23,7 @@ def main() -> None:
         os.environ.setdefault(name, "1")
 
     from shared.pipeline.builtin_detector import detect_seeds
-    from tests.synthetic_seeds import make_seed_scene, sample_seed_picture
+    from tests.support.synthetic_seeds import make_seed_scene, sample_seed_picture
 
     pinned = "pinned to CPU 0" if hasattr(os, "sched_setaffinity") else "not pinned"
     print(f"built-in seed detector, 1920x1080 synthetic pictures, {pinned}")

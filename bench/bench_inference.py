@@ -24,7 +24,7 @@ def main() -> None:
     from bench.app_host import median_s, running_app
     from shared.images import decode
     from shared.pipeline.builtin_detector import detect_seeds
-    from tests.synthetic_seeds import make_seed_picture
+    from tests.support.synthetic_seeds import make_seed_picture
 
     with running_app() as base:
         session = requests.Session()

@@ -53,8 +53,8 @@ def main() -> None:
     from shared.pipeline.definitions import parse_definition
     from shared.pipeline.types import Detection, FractionBox, Guess
     from shared.services.pipelines import import_definition
-    from tests.model_server import ModelServer, box
-    from tests.synthetic_seeds import make_seed_picture
+    from tests.support.model_server import ModelServer, box
+    from tests.support.synthetic_seeds import make_seed_picture
 
     image, truth = make_seed_picture(width=1920, height=1080, n_seeds=N_SEEDS, seed=7)
     out = io.BytesIO()

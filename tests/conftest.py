@@ -24,7 +24,8 @@ from psycopg.conninfo import make_conninfo
 from devhost.server import Dispatcher, HostServer
 from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
 from devhost.settings_file import HostSettings
-from tests.model_server import ModelServer
+from tests.support.feedback import DETECTIONS, GUESSES, Analyst
+from tests.support.model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parent.parent
 # A valid configuration for modules that check the settings when they load; each test's
@@ -245,7 +246,43 @@ def run_command(app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
 @pytest.fixture
 def model_server() -> Iterator[ModelServer]:
     """Scripted Azure ML model endpoints on a local HTTP server, for this test
-    (tests/model_server.py documents the API)."""
+    (tests/support/model_server.py documents the API)."""
     server = ModelServer().start()
     yield server
     server.stop()
+
+
+MODEL_KEY_SETTING = "NACHET_TEST_MODEL_KEY"
+
+
+@pytest.fixture
+def remote(app: App, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> ModelServer:
+    """A default pipeline `remote`: detector then classifier, on the model server."""
+    from shared import settings
+
+    monkeypatch.setenv(MODEL_KEY_SETTING, "key-for-tests")
+    settings.reset()
+    app.sql("UPDATE pipeline SET is_default = false")
+    pipeline = app.sql("INSERT INTO pipeline (name, version, is_default) VALUES ('remote', '4', true)"
+                       " RETURNING id")[0][0]
+    for position, (name, kind, task, content_type) in enumerate([
+        ("detector", "azureml-seed-detector", "object-detection", "application/json"),
+        ("classifier", "azureml-classifier", "classification", "application/octet-stream"),
+    ]):
+        model_id = app.sql(
+            "INSERT INTO model (name, type, task, endpoint, api_key_setting, deployment, content_type,"
+            " version) VALUES (%s, %s, %s, %s, %s, %s, %s, '4') RETURNING id",
+            [name, kind, task, f"{model_server.base_url}/{name}/score", MODEL_KEY_SETTING, name,
+             content_type],
+        )[0][0]
+        app.sql("INSERT INTO pipeline_model VALUES (%s, %s, %s)", [pipeline, model_id, position])
+    return model_server
+
+
+@pytest.fixture
+def analyst(client: Client, remote: ModelServer) -> Analyst:
+    """A user whose default pipeline is the remote detector and classifier of DETECTIONS
+    (tests/support/feedback.py)."""
+    remote.detector(boxes=DETECTIONS)
+    remote.classifier(answer=lambda call: GUESSES)
+    return Analyst(client)

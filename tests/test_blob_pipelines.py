@@ -19,8 +19,8 @@ from shared.errors import ConfigurationError
 from shared.pipeline.blob_definitions import parse_blob_definition
 from shared.pipeline.definitions import DefinitionError, read_definition_file
 from tests.conftest import assert_error
-from tests.model_server import box
-from tests.test_inference import body, nothing_stored, sample_url
+from tests.support.inference import body, nothing_stored, sample_url
+from tests.support.model_server import box
 
 KEY = Fernet.generate_key().decode()
 VERSION = "0.1.3"

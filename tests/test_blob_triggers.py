@@ -9,9 +9,9 @@ import pytest
 
 import process_picture
 from devhost.blob_triggers import BlobTriggerRunner
-from tests import image_samples as samples
 from tests.conftest import ROOT
-from tests.trigger_helpers import container, default_folder, put_picture, row, thumbnail
+from tests.support import images as samples
+from tests.support.triggers import container, default_folder, put_picture, row, thumbnail
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from PIL import Image
 
 from shared.pipeline.builtin_detector import detect_seeds
 from shared.pipeline.types import Detection
-from tests.synthetic_seeds import (
+from tests.support.synthetic_seeds import (
     Box,
     SeedScene,
     make_sample_picture,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import Client, assert_error
-from tests.folder_helpers import User
+from tests.support.folders import User
 
 
 def folder_rows(app) -> list[tuple]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import Client, assert_error
-from tests.folder_helpers import User, assert_consistent, mixed_folder, state
+from tests.support.folders import User, assert_consistent, mixed_folder, state
 
 
 def delete(user: User, folder_name: object):

@@ -9,7 +9,7 @@ from admin.repair import repair
 from shared import storage
 from shared.errors import DependencyUnavailable
 from tests.conftest import Client, assert_error
-from tests.folder_helpers import User, assert_consistent, image_bytes, mixed_folder, state
+from tests.support.folders import User, assert_consistent, image_bytes, mixed_folder, state
 
 
 def delete(user: User, folder: str):

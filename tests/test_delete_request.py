@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import Client, assert_error
-from tests.folder_helpers import User, add_plain_picture, image_bytes, state
+from tests.support.folders import User, add_plain_picture, image_bytes, state
 
 
 def ask(user: User, folder: str):

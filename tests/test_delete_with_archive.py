@@ -14,7 +14,7 @@ from shared.db.queries import pictures as picture_queries
 from shared.errors import DependencyUnavailable
 from shared.pictures import thumbnail_blob_name
 from tests.conftest import ROOT, Client, assert_error
-from tests.folder_helpers import User, assert_consistent, image_bytes, mixed_folder, state
+from tests.support.folders import User, assert_consistent, image_bytes, mixed_folder, state
 
 ARCHIVE = "archive@nachet.local"
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import assert_error
-from tests.feedback_helpers import HEIGHT, WIDTH, Analyst, analyst, box_ids, ok, seed_id, stored
-from tests.test_inference_remote import remote
-
-__all__ = ["analyst", "remote"]  # fixtures
+from tests.support.feedback import HEIGHT, WIDTH, Analyst, box_ids, ok, seed_id, stored
 
 ARCHIVE = "archive@nachet.local"
 

@@ -10,11 +10,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Client, assert_error
-from tests.feedback_helpers import Analyst, analyst, box_ids, ok, seed_id, stored
-from tests.test_inference import data_url
-from tests.test_inference_remote import remote
-
-__all__ = ["analyst", "remote"]  # fixtures
+from tests.support.feedback import Analyst, box_ids, ok, seed_id, stored
+from tests.support.images import data_url
 
 
 def test_confirmed_boxes_show_verified_with_score_one(app, analyst):

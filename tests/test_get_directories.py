@@ -7,7 +7,7 @@ import uuid
 import psycopg
 
 from tests.conftest import Client, assert_error
-from tests.folder_helpers import User, add_inference, image_bytes
+from tests.support.folders import User, add_inference, image_bytes
 
 
 def test_new_user_has_only_general_with_empty_pictures(app, client):

@@ -10,7 +10,8 @@ import pytest
 from shared import storage
 from shared.errors import DependencyUnavailable
 from tests.conftest import Client, assert_error
-from tests.folder_helpers import User, add_inference, data_url, image_bytes
+from tests.support.folders import User, add_inference, image_bytes
+from tests.support.images import data_url
 
 
 @pytest.fixture

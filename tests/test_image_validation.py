@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from shared import settings
-from tests import image_samples as samples
 from tests.conftest import Client, assert_error
+from tests.support import images as samples
 
 
 def validate(client: Client, image: object):

@@ -14,8 +14,8 @@ from shared import settings
 from shared.db import connection
 from shared.db.queries import pipelines
 from tests.conftest import assert_error
-from tests.model_server import box
-from tests.test_inference import body, nothing_stored, sample_url
+from tests.support.inference import body, nothing_stored, sample_url
+from tests.support.model_server import box
 
 KEY_SETTING = "NACHET_TEST_MODEL_KEY"
 

@@ -3,7 +3,6 @@ and failures that must leave no picture, blob or row behind."""
 
 from __future__ import annotations
 
-import base64
 import io
 import uuid
 
@@ -14,45 +13,12 @@ from PIL import Image
 from shared.errors import DependencyUnavailable, ModelEndpointFailed
 from shared.pipeline.types import Detection, Guess
 from tests.conftest import assert_error
-from tests.synthetic_seeds import SAMPLE_PATH, make_seed_picture
+from tests.support.images import data_url
+from tests.support.inference import add_pipeline, body, nothing_stored, sample_url
+from tests.support.synthetic_seeds import SAMPLE_PATH, make_seed_picture
 
 BOX_KEYS = ["box", "label", "score", "topN", "box_id", "top_id", "object_type_id", "color",
             "overlapping", "overlappingIndices", "is_verified"]
-
-
-def data_url(image: Image.Image | bytes, fmt: str = "PNG", claimed: str | None = None) -> str:
-    if isinstance(image, Image.Image):
-        out = io.BytesIO()
-        image.save(out, format=fmt)
-        image = out.getvalue()
-    return f"data:{claimed or 'image/' + fmt.lower()};base64,{base64.b64encode(image).decode()}"
-
-
-def sample_url() -> str:
-    return data_url(SAMPLE_PATH.read_bytes(), claimed="image/png")
-
-
-def body(user_id: str, image: str, **extra: object) -> dict:
-    return {"image": image, "imageDims": [1920, 1080], "folder_name": "General",
-            "container_name": user_id, "user_id": user_id, **extra}
-
-
-def nothing_stored(app) -> None:
-    assert app.sql("SELECT (SELECT count(*) FROM picture), (SELECT count(*) FROM inference),"
-                   " (SELECT count(*) FROM object), (SELECT count(*) FROM seed_obj)") == [(0, 0, 0, 0)]
-    assert app.blobs() == []
-
-
-def add_pipeline(app, name: str, models: list[tuple[str, str, str]], *, default: bool = False) -> None:
-    """Register a pipeline of (model name, type, task) in call order."""
-    if default:
-        app.sql("UPDATE pipeline SET is_default = false")
-    pipeline = app.sql("INSERT INTO pipeline (name, version, is_default) VALUES (%s, '1', %s)"
-                       " RETURNING id", [name, default])[0][0]
-    for position, (model, kind, task) in enumerate(models):
-        model_id = app.sql("INSERT INTO model (name, type, task, version) VALUES (%s, %s, %s, '2')"
-                           " RETURNING id", [model, kind, task])[0][0]
-        app.sql("INSERT INTO pipeline_model VALUES (%s, %s, %s)", [pipeline, model_id, position])
 
 
 @pytest.fixture

@@ -3,35 +3,10 @@ classifier end to end, and models that fail or hang leaving nothing behind."""
 
 from __future__ import annotations
 
-import pytest
-
 from shared import settings
 from tests.conftest import assert_error
-from tests.model_server import Reply, box
-from tests.test_inference import body, nothing_stored, sample_url
-
-KEY_SETTING = "NACHET_TEST_MODEL_KEY"
-
-
-@pytest.fixture
-def remote(app, model_server, monkeypatch):
-    """A default pipeline `remote`: detector then classifier, on the model server."""
-    monkeypatch.setenv(KEY_SETTING, "key-for-tests")
-    settings.reset()
-    app.sql("UPDATE pipeline SET is_default = false")
-    pipeline = app.sql("INSERT INTO pipeline (name, version, is_default) VALUES ('remote', '4', true)"
-                       " RETURNING id")[0][0]
-    for position, (name, kind, task, content_type) in enumerate([
-        ("detector", "azureml-seed-detector", "object-detection", "application/json"),
-        ("classifier", "azureml-classifier", "classification", "application/octet-stream"),
-    ]):
-        model_id = app.sql(
-            "INSERT INTO model (name, type, task, endpoint, api_key_setting, deployment, content_type,"
-            " version) VALUES (%s, %s, %s, %s, %s, %s, %s, '4') RETURNING id",
-            [name, kind, task, f"{model_server.base_url}/{name}/score", KEY_SETTING, name, content_type],
-        )[0][0]
-        app.sql("INSERT INTO pipeline_model VALUES (%s, %s, %s)", [pipeline, model_id, position])
-    return model_server
+from tests.support.inference import body, nothing_stored, sample_url
+from tests.support.model_server import Reply, box
 
 
 def test_detector_then_classifier(app, client, remote):

@@ -12,7 +12,7 @@ from shared.errors import NotFound
 from shared.pipeline import runner
 from shared.pipeline.types import Detection, FractionBox, Guess
 from shared.services.inference_view import load_inference, load_latest_for_picture
-from tests.test_inference import add_pipeline, body, sample_url
+from tests.support.inference import add_pipeline, body, sample_url
 
 # Boxes 1 and 2 overlap (box 2 scores lower); box 3 stands apart.
 DETECTIONS = [

@@ -16,7 +16,7 @@ from shared.errors import ModelEndpointFailed, ModelEndpointTimeout
 from shared.images import DecodedImage, decode
 from shared.pipeline.adapters import get_adapter
 from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
-from tests.model_server import Reply, box
+from tests.support.model_server import Reply, box
 
 KEY = "test-key-0f3e9a"
 # 20 squares on a grey background, each its own colour: a crop tells which box it is.

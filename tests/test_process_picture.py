@@ -13,9 +13,9 @@ from PIL import ImageStat
 
 from devhost.blob_triggers import BlobTriggerRunner
 from shared import settings
-from tests import image_samples as samples
 from tests.conftest import ROOT
-from tests.trigger_helpers import container, default_folder, insert_row, put_picture, row, thumbnail
+from tests.support import images as samples
+from tests.support.triggers import container, default_folder, insert_row, put_picture, row, thumbnail
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import manage
 from admin.repair import repair
 from shared import storage
 from shared.pictures import thumbnail_blob_name
-from tests.folder_helpers import User, add_plain_picture, image_bytes
+from tests.support.folders import User, add_plain_picture, image_bytes
 
 
 def orphan(app, name: str) -> None:

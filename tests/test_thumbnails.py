@@ -6,8 +6,8 @@ from __future__ import annotations
 import requests
 
 from devhost.blob_triggers import BlobTriggerRunner
-from tests import image_samples as samples
 from tests.conftest import ROOT
+from tests.support import images as samples
 
 
 def upload(client, user: str, data: bytes, mime: str) -> str:

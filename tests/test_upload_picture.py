@@ -15,8 +15,9 @@ from shared import settings, storage
 from shared.db.queries import pictures as picture_queries
 from shared.errors import DependencyUnavailable
 from tests.conftest import Client, assert_error
-from tests.feedback_helpers import Analyst, box_ids, ok
-from tests.folder_helpers import User, assert_consistent, data_url, image_bytes, state
+from tests.support.feedback import Analyst, box_ids, ok
+from tests.support.folders import User, assert_consistent, image_bytes, state
+from tests.support.images import data_url
 
 
 def blob_content_type(app, name: str) -> str:

@@ -1,9 +1,8 @@
-"""Helpers for the folder, picture and batch-import tests: small real images, data URLs,
-and a signed-in user driving the routes."""
+"""Helpers for the folder, picture and batch-import tests: small real images and a
+signed-in user driving the routes."""
 
 from __future__ import annotations
 
-import base64
 import io
 import uuid
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from tests.conftest import App, Client
+from tests.support.images import data_url
 
 
 def image_bytes(shade: int = 0, *, fmt: str = "PNG", size: tuple[int, int] = (12, 8)) -> bytes:
@@ -20,11 +20,6 @@ def image_bytes(shade: int = 0, *, fmt: str = "PNG", size: tuple[int, int] = (12
     out = io.BytesIO()
     img.save(out, format=fmt)
     return out.getvalue()
-
-
-def data_url(data: bytes, claimed: str = "image/png") -> str:
-    """`data` as a data URL whose header claims `claimed`."""
-    return f"data:{claimed};base64,{base64.b64encode(data).decode()}"
 
 
 class User:

@@ -1,4 +1,4 @@
-"""Picture files for the image tests, good and bad, made in memory."""
+"""Picture files for the image tests, good and bad, made in memory, and data URLs of them."""
 
 from __future__ import annotations
 
@@ -100,9 +100,12 @@ SVG = (
 )
 
 
-def data_url(data: bytes, mime: str | None = "image/png") -> str:
-    """`data` as a data URL claiming `mime` (None: no type at all)."""
-    return f"data:{mime or ''};base64,{base64.b64encode(data).decode()}"
+def data_url(data: bytes | Image.Image, claimed: str | None = "image/png") -> str:
+    """`data` (a file's bytes, or a Pillow image saved as PNG) as a data URL whose header
+    claims `claimed` (None: no type at all)."""
+    if isinstance(data, Image.Image):
+        data = encode(data, "PNG")
+    return f"data:{claimed or ''};base64,{base64.b64encode(data).decode()}"
 
 
 def decode(data: bytes) -> Image.Image:

@@ -1,17 +1,19 @@
 """Helpers for the feedback tests: an analyst whose inferences are made through /api/inf on
 the local model server (three boxes, each guessed Ambrosia trifida then Carex nova), and
-the rows that feedback may change."""
+the rows that feedback may change. The `analyst` fixture of tests/conftest.py gives such a
+user."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
 import requests
 
-from tests.conftest import App, Client
-from tests.model_server import box
-from tests.test_inference import body, sample_url
+from tests.support.inference import body, sample_url
+from tests.support.model_server import box
+
+if TYPE_CHECKING:  # tests/conftest.py imports this module for its `analyst` fixture
+    from tests.conftest import App, Client
 
 # Three boxes apart from each other in the 638 x 559 sample picture, best first.
 DETECTIONS = [box(0.05, 0.05, 0.25, 0.25, score=0.9), box(0.5, 0.1, 0.7, 0.3, score=0.8),
@@ -85,11 +87,3 @@ def stored(app: App) -> dict[str, list[tuple]]:
         "picture_seed": app.sql("SELECT picture_id, seed_id FROM picture_seed ORDER BY 1, 2"),
         "seed": app.sql("SELECT id, name FROM seed ORDER BY id"),
     }
-
-
-@pytest.fixture
-def analyst(client, remote) -> Analyst:
-    """A user whose default pipeline is the remote detector and classifier of DETECTIONS."""
-    remote.detector(boxes=DETECTIONS)
-    remote.classifier(answer=lambda call: GUESSES)
-    return Analyst(client)
