@@ -167,6 +167,11 @@ class Body:
         return value
 
 
+def megabytes(size_bytes: int) -> str:
+    """`size_bytes` in MB for a message: `16`, or `0.5` for a fractional limit."""
+    return f"{size_bytes / (1024 * 1024):g}"
+
+
 def storable_text(value: str, name: str) -> str:
     """`value`, if PostgreSQL can store it: no NUL character, no lone surrogate (which
     JSON can carry but UTF-8 cannot). Raises BadRequest naming `name`."""
@@ -205,7 +210,7 @@ def decode_data_url(value: object, name: str = "image") -> DataUrl:
     payload = value[match.end():]
     limit = get_settings().max_content_bytes
     if len(payload) * 3 // 4 > limit:
-        raise PayloadTooLarge(f"{name} is larger than {limit // (1024 * 1024)} MB")
+        raise PayloadTooLarge(f"{name} is larger than {megabytes(limit)} MB")
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
@@ -230,7 +235,7 @@ class Request:
         raw = self.http.get_body() or b""
         limit = get_settings().max_content_bytes
         if len(raw) > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit // (1024 * 1024)} MB")
+            raise PayloadTooLarge(f"the request body is larger than {megabytes(limit)} MB")
         if not raw.strip():
             return Body({})
         try:

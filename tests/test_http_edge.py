@@ -32,3 +32,12 @@ def test_number_too_large_for_a_float_is_400(client):
 
 def test_deeply_nested_body_is_400(client):
     assert_error(client.post("get-directories", data="[" * 100_000 + "]" * 100_000), 400, "JSON")
+
+
+def test_fractional_size_limit_is_named_in_the_message(app, client, monkeypatch):
+    from shared import settings
+
+    monkeypatch.setenv("NACHET_MAX_CONTENT_LENGTH", "0.5")
+    settings.reset()
+    body = json.dumps({"pad": "x" * (600 * 1024)})
+    assert_error(client.post("get-user-id", data=body), 413, "0.5 MB")

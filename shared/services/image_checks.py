@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from shared import images
 from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
-from shared.http import Request, decode_data_url
+from shared.http import Request, decode_data_url, megabytes
 from shared.settings import get_settings
 
 THUMBNAIL_PX = 256
@@ -61,7 +61,7 @@ def _probe(data: bytes) -> images.ImageInfo:
         raise BadRequest("the image is empty")
     if len(data) > settings.max_content_bytes:
         raise PayloadTooLarge(
-            f"the image is larger than {settings.max_content_bytes // (1024 * 1024)} MB "
+            f"the image is larger than {megabytes(settings.max_content_bytes)} MB "
             "(NACHET_MAX_CONTENT_LENGTH)"
         )
     # Markup is refused by name: an SVG or an HTML page can carry script, whatever its header claims.
