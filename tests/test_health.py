@@ -32,6 +32,9 @@ def own_postgres(app, scratch, monkeypatch):
     settings.reset()
     yield server
     settings.reset()
+    # pgserver's cleanup races the exit of a server stopped mid-test (it signals a postmaster
+    # that is just gone): hand it a running server, which it stops cleanly.
+    server.ensure_postgres_running()
     server.cleanup()
 
 
