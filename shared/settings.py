@@ -24,6 +24,7 @@ DEVELOPMENT_STORAGE = (
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
     "KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
 )
+DEFAULT_DEV_USER_EMAIL = "analyst@nachet.local"  # the one local analyst
 DEFAULT_EXTENSIONS = ("jpeg", "jpg", "png", "gif", "bmp", "tiff", "webp")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
@@ -48,7 +49,7 @@ class Settings:
     local_mode: bool
     easy_auth_enabled: bool
     vouch_jwt_secret: str | None = field(repr=False)
-    dev_user_email: str | None
+    dev_user_email: str
     archive_user_email: str
     blob_pipeline_container: str | None
     blob_pipeline_version: str | None
@@ -215,7 +216,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         local_mode=nachet_env == "local",
         easy_auth_enabled=r.flag("WEBSITE_AUTH_ENABLED"),
         vouch_jwt_secret=r.text("NACHET_VOUCH_JWT_SECRET"),
-        dev_user_email=r.text("NACHET_DEV_USER_EMAIL"),
+        # Local mode needs no configuration: the web client sends an empty email.
+        dev_user_email=r.text("NACHET_DEV_USER_EMAIL") or DEFAULT_DEV_USER_EMAIL,
         archive_user_email=(r.text("NACHET_ARCHIVE_USER_EMAIL", "archive@nachet.local") or "").lower(),
         blob_pipeline_container=blob_pipeline_container,
         blob_pipeline_version=blob_pipeline_version,

@@ -148,8 +148,12 @@ def test_local_mode_dev_email(app, local, monkeypatch):
     assert app.sql("SELECT email FROM users") == [("dev@example.org",)]
 
 
-def test_local_mode_without_any_email_is_401(app, local):
-    assert_error(local.post("get-user-id", {}), 401, "NACHET_DEV_USER_EMAIL")
+@pytest.mark.parametrize("body", [{}, {"email": ""}])
+def test_local_mode_without_any_email_is_the_default_analyst(app, local, body):
+    # What the published web client sends: no cookie, an empty email, nothing configured.
+    r = local.post("get-user-id", body)
+    assert r.status_code == 200
+    assert app.sql("SELECT email FROM users") == [("analyst@nachet.local",)]
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "a@b", "a b@example.org", "x" * 300 + "@example.org",
