@@ -55,12 +55,18 @@ def _b64decode(text: str, *, urlsafe: bool) -> bytes:
 def _principal_email(header: str) -> str:
     try:
         principal = json.loads(_b64decode(header, urlsafe=False))
-        claims = {c["typ"]: c["val"] for c in principal.get("claims", []) if "typ" in c and "val" in c}
-    except (ValueError, binascii.Error, TypeError, AttributeError, KeyError):
+        entries = principal.get("claims", [])
+        name_typ = principal.get("name_typ")
+        if not isinstance(entries, list) or not isinstance(name_typ, str | None):
+            raise ValueError("claims must be a list and name_typ a string")
+        # Only string claim types and values count: anything else in this client-sent
+        # JSON (lists, objects) would be unhashable or meaningless as a key.
+        claims = {c["typ"]: c["val"] for c in entries
+                  if isinstance(c, dict) and isinstance(c.get("typ"), str) and isinstance(c.get("val"), str)}
+    except (ValueError, TypeError, binascii.Error, RecursionError, AttributeError):
         raise Unauthorized("the App Service principal header is malformed") from None
-    name_claims = (principal.get("name_typ"), *_NAME_CLAIMS)
     # The first claim that holds an email: a name claim is often a display name.
-    for typ in (*_EMAIL_CLAIMS, *name_claims):
+    for typ in (*_EMAIL_CLAIMS, name_typ, *_NAME_CLAIMS):
         value = claims.get(typ) if typ else None
         if isinstance(value, str) and _is_email(value):
             return value.strip().lower()

@@ -53,6 +53,28 @@ def test_malformed_principal_is_401(app):
     assert_error(r, 401, "malformed")
 
 
+@pytest.mark.parametrize("principal", [
+    {"name_typ": ["x"], "claims": [{"typ": "name", "val": "n"}]},
+    {"name_typ": {"a": 1}, "claims": []},
+    {"claims": [{"typ": ["email"], "val": "a@example.org"}]},
+    {"claims": [{"typ": {"a": 1}, "val": "a@example.org"}]},
+    {"claims": {"typ": "email"}},
+    {"claims": [1, "x", None]},
+    {"claims": "email"},
+    [1, 2],
+    "principal",
+    17,
+])
+@pytest.mark.parametrize("path", ["get-user-id", "get-directories"])
+def test_principal_of_the_wrong_shape_is_401(app, principal, path):
+    # Client-sent JSON of any shape is a 401 on every route, never a 500.
+    header = base64.b64encode(json.dumps(principal).encode()).decode()
+    r = Client(app.base_url, None).post(path, {}, headers={"X-MS-CLIENT-PRINCIPAL": header})
+    assert r.status_code == 401, r.text
+    assert isinstance(r.json(), list) and len(r.json()) == 1
+    assert app.sql("SELECT count(*) FROM users") == [(0,)]
+
+
 def test_principal_with_name_claim_only(app):
     principal = {"name_typ": "name", "claims": [{"typ": "name", "val": "Named@Example.org"}]}
     header = base64.b64encode(json.dumps(principal).encode()).decode()
