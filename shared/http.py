@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
@@ -228,10 +227,20 @@ class Request:
         self.http = http
         # Who the request acts for, once known: logged with the response.
         self.known_user_id: uuid.UUID | None = None
+        # Computed on first use. Not functools.cached_property: on Python 3.11 it holds one
+        # lock for every instance of the class, so one caller lookup waiting on the
+        # database would hold up every other request's.
+        self._body: Body | None = None
+        self._caller: Caller | None = None
 
-    @cached_property
+    @property
     def body(self) -> Body:
         """The JSON object body (its size was checked by handle()). Raises BadRequest."""
+        if self._body is None:
+            self._body = self._parse_body()
+        return self._body
+
+    def _parse_body(self) -> Body:
         raw = self.http.get_body() or b""
         if not raw.strip():
             return Body({})
@@ -247,14 +256,15 @@ class Request:
         """A route parameter, e.g. {seed_name}. Raises BadRequest (text that cannot be stored)."""
         return storable_text(self.http.route_params.get(name, ""), name)
 
-    @cached_property
+    @property
     def caller(self) -> Caller:
         """Who is asking (registered on first sight). Raises Unauthorized, BadRequest."""
-        from shared.identity import resolve_caller
+        if self._caller is None:
+            from shared.identity import resolve_caller
 
-        caller = resolve_caller(self)
-        self.known_user_id = caller.user_id
-        return caller
+            self._caller = resolve_caller(self)
+            self.known_user_id = self._caller.user_id
+        return self._caller
 
     def user_id(self, *keys: str) -> uuid.UUID:
         """The user the body names under `keys`, which must be the caller. Raises

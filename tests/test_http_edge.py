@@ -41,3 +41,33 @@ def test_fractional_size_limit_is_named_in_the_message(app, client, monkeypatch)
     settings.reset()
     body = json.dumps({"pad": "x" * (600 * 1024)})
     assert_error(client.post("get-user-id", data=body), 413, "0.5 MB")
+
+
+def test_a_caller_lookup_that_waits_holds_up_no_other_request(app, monkeypatch):
+    # One request stuck resolving its caller (as behind a stalled database) must not make
+    # another request wait: no lock shared between requests may be held across that I/O.
+    import threading
+
+    from shared.services import users
+    from tests.conftest import Client
+
+    register = users.get_or_register
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_for_one(email: str):
+        if email == "slow@example.org":
+            entered.set()
+            release.wait(30)
+        return register(email)
+
+    monkeypatch.setattr(users, "get_or_register", slow_for_one)
+    slow = threading.Thread(target=Client(app.base_url, "slow@example.org").post, args=("get-user-id",))
+    slow.start()
+    try:
+        assert entered.wait(10)
+        r = Client(app.base_url, "quick@example.org").post("get-user-id", timeout=10)
+        assert r.status_code == 200, r.text
+        assert not release.is_set()  # answered while the other lookup was still waiting
+    finally:
+        release.set()
+        slow.join(30)

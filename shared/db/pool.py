@@ -23,13 +23,27 @@ log = logging.getLogger(__name__)
 Connection = psycopg.Connection[DictRow]
 _lock = threading.Lock()
 _pool: ConnectionPool[Connection] | None = None
+_migrated: tuple[str, str] | None = None  # (db_url, schema) this process has migrated
 
 
-def _open_pool() -> ConnectionPool[Connection]:
+def _migrate_once() -> None:
+    """Apply the migrations once per process and database. Outside the pool's lock: it
+    talks to the database, and with the database stalled a lock held here would queue
+    every request behind one connect timeout after another. Threads that race here are
+    serialized by the migration's own advisory lock in the database."""
+    global _migrated
     from shared.db.migrate import migrate
 
     settings = get_settings()
-    migrate(settings.db_url, settings.schema)
+    target = (settings.db_url, settings.schema)
+    if _migrated != target:
+        migrate(*target)
+        _migrated = target
+
+
+def _open_pool() -> ConnectionPool[Connection]:
+    settings = get_settings()
+    # min_size=0: opening makes no connection, so this runs under the lock without I/O.
     pool: ConnectionPool[Connection] = ConnectionPool(
         settings.db_url,
         min_size=0,
@@ -52,6 +66,7 @@ def _open_pool() -> ConnectionPool[Connection]:
 
 def _get_pool() -> ConnectionPool[Connection]:
     global _pool
+    _migrate_once()
     with _lock:
         if _pool is None:
             _pool = _open_pool()
