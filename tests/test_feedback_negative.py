@@ -128,7 +128,8 @@ def test_every_kind_of_correction_at_once_verifies_the_picture(app, analyst):
         {"boxId": second, "classId": seed_id(app, "Bromus secalinus"), "comment": "Wrong Seed"},
         {"boxId": third, "label": '"Avena fatua"', "box": box_at(topX=1, topY=2)},
         {"boxId": "", "label": "bromus secalinus", "comment": "Seed not Detected",
-         "box": box_at(topX=300, topY=300, bottomX=350, bottomY=330)},
+         "box": box_at(topX=300, topY=300, bottomX=350,
+                                                                   bottomY=330)},
     ]))
     assert [b["label"] for b in answer["boxes"]] == ["Bromus secalinus", "Avena fatua", "Bromus secalinus"]
     assert all(b["is_verified"] for b in answer["boxes"])
@@ -240,3 +241,19 @@ def test_bad_input_changes_nothing(app, analyst, make_client):
     assert_error(analyst.negative(inference, [good], boxes=None), 400, "boxes", "missing")
     assert_error(analyst.negative(inference, [good], inferenceId=others["inference_id"]), 403, "not yours")
     assert stored(app) == before
+
+
+def test_manual_boxes_are_stored_with_their_label_colour_after_the_models_labels(app, analyst):
+    # The view recomputes colours, so only the stored rows show a wrong one.
+    inference = analyst.infer()
+    answer = ok(analyst.negative(inference, [
+        {"boxId": "", "label": "Ambrosia trifida", "box": box_at(topX=10, topY=10, bottomX=60, bottomY=60)},
+        {"boxId": "", "label": "Bromus secalinus", "box": box_at(topX=300, topY=300, bottomX=350,
+                                                                   bottomY=330)},
+    ]))
+    stored_colors = dict(app.sql("SELECT position, color FROM object"))
+    model_color = stored_colors[0]
+    assert stored_colors[1] == stored_colors[2] == model_color  # the model's one label
+    assert stored_colors[3] == model_color  # a manual box of that label takes its colour
+    assert stored_colors[4] == "#22B14C" != model_color  # a new label: the next colour
+    assert [b["color"] for b in answer["boxes"]][3:] == [stored_colors[3], stored_colors[4]]

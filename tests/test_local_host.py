@@ -173,7 +173,24 @@ def test_function_answers_500_naming_no_detail_when_misconfigured(app, monkeypat
     assert_error(r, 500, "misconfigured")
 
 
+# Each bound a setting enforces (whole numbers: minimum 1), with a value just past it.
+_WHOLE_NUMBERS = ("NACHET_MAX_IMAGE_PIXELS", "NACHET_DB_POOL_MAX_SIZE", "NACHET_MODEL_MAX_IN_FLIGHT")
+_NUMBERS_BELOW_MINIMUM = {
+    "NACHET_MAX_CONTENT_LENGTH": "0.0009",
+    "NACHET_DB_TIMEOUT_S": "0.09",
+    "NACHET_MODEL_CONNECT_TIMEOUT_S": "0.009",
+    "NACHET_MODEL_READ_TIMEOUT_S": "0.009",
+    "NACHET_TRIGGER_ROW_GRACE_S": "-0.5",
+}
+
+
 @pytest.mark.parametrize(("name", "value"), [
+    *((name, "0") for name in _WHOLE_NUMBERS),
+    *_NUMBERS_BELOW_MINIMUM.items(),
+    *((name, value) for name in _NUMBERS_BELOW_MINIMUM for value in ("inf", "nan", "-inf", "Infinity")),
+    # The trigger would write thumbnails into the container it watches.
+    ("NACHET_THUMBNAILS_CONTAINER", "nachet-pictures"),
+    ("NACHET_VALID_DIMENSION", '{"width": 0, "height": 1080}'),
     ("NACHET_SCHEMA", "Robert'); DROP TABLE users;--"),
     ("NACHET_PICTURES_CONTAINER", "Bad_Container"),
     ("NACHET_ENV", "moon"),

@@ -255,6 +255,26 @@ def test_storage_down_is_503_and_leaves_nothing(app, user, monkeypatch):
     assert state(app) == ([], [])
 
 
+def test_a_repost_in_the_session_is_answered_without_storage(app, user, monkeypatch):
+    # Re-posting a picture already in the session touches no blob: with storage down it
+    # is still answered, and nothing is written or deleted (which would wake the trigger).
+    session = user.new_batch()
+    user.upload(session, image_bytes(1))
+    before = state(app)
+    calls = []
+
+    def down(*args, **kwargs):
+        calls.append(args)
+        raise DependencyUnavailable("the storage is unavailable")
+
+    for name in ("container", "upload", "download", "delete", "copy", "last_modified"):
+        monkeypatch.setattr(storage, name, down)
+    r = user.post("upload-picture", user.upload_body(session, image_bytes(1)))
+    assert (r.status_code, r.json()) == (200, [True])
+    assert calls == []
+    assert state(app) == before
+
+
 def test_storage_failing_after_writing_the_blob_leaves_nothing(app, user, monkeypatch):
     session = user.new_batch()
     real_upload = storage.upload
