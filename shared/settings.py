@@ -208,7 +208,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         storage_connection_string=_storage(r),
         pictures_container=_container(r, "NACHET_PICTURES_CONTAINER", "nachet-pictures"),
         thumbnails_container=_container(r, "NACHET_THUMBNAILS_CONTAINER", "nachet-thumbnails"),
-        max_content_bytes=int(r.number("NACHET_MAX_CONTENT_LENGTH", 16, minimum=0.001) * 1024 * 1024),
+        max_content_bytes=int(r.number("NACHET_MAX_CONTENT_LENGTH", 64, minimum=0.001) * 1024 * 1024),
         valid_extensions=_extensions(r),
         max_width=max_width,
         max_height=max_height,

@@ -296,3 +296,17 @@ def test_commit_failing_removes_the_blob(app, client, user, monkeypatch):
     r = client.post("inf", body(user, sample_url()))
     assert r.status_code == 500, r.text
     nothing_stored(app)
+
+
+def test_a_five_megapixel_uncompressed_tiff_is_classified_with_the_default_limits(app, client, user):
+    # As a lab camera writes it (2592x1944, about 15 MB) and the web client sends it: the
+    # file as it is, in a data URL of about 20 MB.
+    image, seeds = make_seed_picture(width=2592, height=1944, n_seeds=3, seed=7)
+    out = io.BytesIO()
+    image.save(out, format="TIFF")  # uncompressed
+    url = data_url(out.getvalue(), claimed="image/tiff")
+    assert len(out.getvalue()) > 15_000_000 and len(url) > 20_000_000
+    r = client.post("inf", body(user, url), timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["totalBoxes"] == len(seeds)
+    assert app.sql("SELECT width, height, content_type FROM picture") == [(2592, 1944, "image/tiff")]
