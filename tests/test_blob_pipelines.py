@@ -325,3 +325,30 @@ def test_model_problems_name_the_field_never_a_secret(change, expected):
     message = parse(raw)
     assert f"blob: model #2 '{SWIN}': {expected}" in message
     assert "models.example.org" not in message and "two words" not in message
+
+
+@pytest.mark.parametrize(("written", "task"), [
+    ("Object Detection", "object-detection"), ("object_detection", "object-detection"),
+    ("Classification", "classification"), (" CLASSIFICATION ", "classification"),
+])
+def test_task_reads_as_the_current_publishing_script_writes_it(written, task):
+    raw = clear_definition()
+    raw["models"][1]["task"] = written
+    assert parse_blob_definition(encrypted(raw), source="blob", key=KEY).models[1].task == task
+
+
+def test_a_task_the_app_cannot_run_is_refused_naming_the_model():
+    raw = clear_definition()
+    raw["models"][1]["task"] = "Segmentation"
+    assert f"blob: model #2 '{SWIN}': task: 'Segmentation' is not one of object-detection, " \
+           "classification" in parse(raw)
+
+
+@pytest.mark.parametrize("name", ["local-swin-15-spp", "local-swin-22-spp"])
+def test_the_current_backends_local_swin_names_are_plain_classifiers(name):
+    raw = clear_definition()
+    raw["models"][1]["model_name"] = name
+    raw["pipelines"] = [p | {"models": [name if m == SWIN else m for m in p["models"]]}
+                        for p in raw["pipelines"]]
+    model = parse_blob_definition(encrypted(raw), source="blob", key=KEY).models[1]
+    assert (model.name, model.type, model.deployment) == (name, "azureml-classifier", name)

@@ -50,6 +50,8 @@ _ADAPTERS_BY_NAME = (
     ("seed-detector*", "azureml-seed-detector"),
     ("*seed-detector-rcnn*", "azureml-seed-detector"),
     ("swin*", "azureml-classifier"),
+    ("local-swin-15-spp", "azureml-classifier"),  # plain swin classifiers in the current backend
+    ("local-swin-22-spp", "azureml-classifier"),
     ("m-14of15seeds-6seedsmag", "azureml-six-seeds"),
     ("test", "test"),
 )

@@ -26,6 +26,7 @@ from shared.errors import BadRequest
 from shared.pipeline.adapters import REMOTE_TYPES, adapter_types
 
 TASKS = ("object-detection", "classification")
+_TASK_WORD = re.compile(r"[a-z0-9]+")
 _MODEL_FIELDS = frozenset({
     "model_name", "type", "task", "endpoint", "api_key_setting", "api_key_encrypted", "deployment",
     "content_type", "version", "description", "created_by", "creation_date", "labels", "api_key",
@@ -355,9 +356,7 @@ def build_model(e: Entry, kind: str | None, *, endpoint: str | None = None,
     Returns None when a field it needs has a problem (recorded on `e`).
     """
     name = e.name("model_name")
-    task = e.text("task", required=True)
-    if task is not None and task not in TASKS:
-        e.problem("task", f"{task!r} is not one of {', '.join(TASKS)}")
+    task = _task(e)
     version = e.version("version")
     content_type = None
     if kind in REMOTE_TYPES:
@@ -368,6 +367,21 @@ def build_model(e: Entry, kind: str | None, *, endpoint: str | None = None,
         return None
     return ModelDefinition(name, kind, task, version, endpoint, deployment, content_type,
                            api_key_setting, api_key_encrypted, row_data)
+
+
+def _task(e: Entry) -> str | None:
+    """The entry's task, read as the current backend's publishing script accepts it: case,
+    spaces, underscores and hyphens do not matter (`Object Detection` = `object-detection`),
+    as its documentation writes them; a task this app cannot run is refused."""
+    text = e.text("task", required=True)
+    if text is None:
+        return None
+    task = "-".join(_TASK_WORD.findall(text.lower()))
+    if task not in TASKS:
+        e.problem("task", f"{text!r} is not one of {', '.join(TASKS)} (case, spaces and hyphens "
+                          "aside): this app cannot run such a model")
+        return None
+    return task
 
 
 def check_endpoint(e: Entry, url: str | None, *, secret: bool = False) -> str | None:
