@@ -1,7 +1,8 @@
 """Applies the numbered SQL migrations in shared/db/migrations, each once, in order.
 
-Each file runs in its own transaction and is recorded in `schema_version`; an
-advisory lock keeps instances that start together from racing.
+All pending files run in one transaction and are recorded in `schema_version`; a
+transaction-scoped advisory lock keeps instances that start together from racing, and
+no session state is left behind, so it works behind PgBouncer in transaction mode.
 """
 
 from __future__ import annotations
@@ -33,41 +34,39 @@ def migration_files() -> list[tuple[int, Path]]:
 def migrate(db_url: str, schema: str) -> list[int]:
     """Bring `schema` up to date; return the versions applied now.
 
+    Everything happens in one transaction, with a transaction-scoped advisory lock and
+    SET LOCAL: behind PgBouncer in transaction mode, session state (a session lock, a
+    session search_path) would land on whichever server connection the next statement
+    gets. The pending migrations are applied all or none.
+
     Raises DependencyUnavailable when the database cannot be reached.
     """
     try:
-        conn = psycopg.connect(db_url, autocommit=True, connect_timeout=5)
+        conn = psycopg.connect(db_url, connect_timeout=5, prepare_threshold=None)
     except psycopg.OperationalError as exc:
         raise DependencyUnavailable("the database is unavailable") from exc
     applied_now: list[int] = []
-    with conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
-        try:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done: dict[int, str] = dict(conn.execute("SELECT version, name FROM schema_version").fetchall())
-            for version, path in migration_files():
-                if version in done:
-                    if done[version] != path.name:
-                        # Never run DDL over a schema that another history built.
-                        raise MigrationMismatch(
-                            f"migration {version} of this database is {done[version]}, but the app's "
-                            f"is {path.name}: the database was migrated by another version of the app"
-                        )
-                    continue
-                with conn.transaction():
-                    conn.execute(path.read_text())
-                    conn.execute(
-                        "INSERT INTO schema_version (version, name) VALUES (%s, %s)",
-                        [version, path.name],
+    with conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute("SELECT set_config('search_path', %s, true)", [schema])
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done: dict[int, str] = dict(conn.execute("SELECT version, name FROM schema_version").fetchall())
+        for version, path in migration_files():
+            if version in done:
+                if done[version] != path.name:
+                    # Never run DDL over a schema that another history built.
+                    raise MigrationMismatch(
+                        f"migration {version} of this database is {done[version]}, but the app's "
+                        f"is {path.name}: the database was migrated by another version of the app"
                     )
-                log.info("applied migration %s", path.name)
-                applied_now.append(version)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+                continue
+            conn.execute(path.read_text())
+            conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", [version, path.name])
+            log.info("applied migration %s", path.name)
+            applied_now.append(version)
     return applied_now
