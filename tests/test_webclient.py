@@ -1,5 +1,6 @@
 """The published web client, unchanged but for its backend URL, in Debian's Chromium
-against the app in local mode with nothing configured: an analyst's first steps, each
+against the app in local mode with nothing configured: an analyst's first steps (load,
+a new folder, a classified picture), each
 checked on the page and on the browser's network log. Screenshots of each step are kept
 in .test-artifacts/webclient/ (see the README)."""
 
@@ -88,7 +89,7 @@ def browser(app, monkeypatch, tmp_path: Path) -> Iterator[Browser]:
         host.server_close()
 
 
-def test_an_analyst_loads_the_client_and_classifies_the_sample(app, browser):
+def test_an_analyst_loads_the_client_makes_a_folder_and_classifies_the_sample(app, browser):
     page, expect = browser.page, playwright_api.expect
     # 1. Load: the user id in the footer, General listed, the model and species lists.
     with browser.answer("get-directories") as listing:
@@ -102,6 +103,16 @@ def test_an_analyst_loads_the_client_and_classifies_the_sample(app, browser):
         assert (route, 200) in browser.answers, (route, browser.answers)
     browser.shot("1-loaded")
     page.get_by_role("button", name="I Agree", exact=True).click()  # the client's licence notice
+    # 2. Create a folder and select it.
+    page.locator("[data-testid=CreateNewFolderIcon]").click()
+    page.get_by_label("Directory Name").fill("Lot A")
+    with browser.answer("create-dir") as created:
+        page.get_by_role("button", name="Create", exact=True).click()
+    assert created.value.status == 200
+    folder = page.get_by_text("Lot-A", exact=True)  # the client turns spaces into hyphens
+    expect(folder).to_be_visible()
+    folder.click()
+    browser.shot("2-folder")
     # 3. LOAD the real sample, then CLASSIFY: one box, its label and a count of 1 in the table.
     page.get_by_text("Capture", exact=True).last.click()  # the captures view: the camera stops
     page.get_by_role("button", name="LOAD").click()
@@ -114,7 +125,9 @@ def test_an_analyst_loads_the_client_and_classifies_the_sample(app, browser):
     label = result["boxes"][0]["label"]
     expect(page.get_by_text(label).first).to_be_visible()
     browser.shot("3-classified")
-    assert app.sql("SELECT count(*) FROM inference") == [(1,)]
+    # The picture went into the selected folder.
+    assert app.sql("SELECT ps.name FROM inference i JOIN picture p ON p.id = i.picture_id"
+                   " JOIN picture_set ps ON ps.id = p.picture_set_id") == [("Lot-A",)]
     # Every backend answer was a 200, with no CORS failure, alert or console error.
     assert all(status == 200 for _, status in browser.answers), browser.answers
     assert browser.failed == [] and browser.alerts == []
