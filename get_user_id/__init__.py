@@ -2,12 +2,9 @@
 
 import azure.functions as func
 
-from shared.http import Request, handle
+from shared.http import handle
+from shared.services.users import user_id
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, _user_id)
-
-
-def _user_id(request: Request) -> dict:
-    return {"user_id": str(request.caller.user_id)}
+    return handle(req, lambda r: user_id(r.caller))

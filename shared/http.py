@@ -12,16 +12,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from shared.errors import AppError, BadRequest, ConfigurationError, PayloadTooLarge
+from shared.identity import Caller, acting_user, resolve_caller
 from shared.settings import get_settings
-
-if TYPE_CHECKING:
-    from shared.identity import Caller
 
 log = logging.getLogger("nachet.request")
 
@@ -260,18 +258,23 @@ class Request:
     def caller(self) -> Caller:
         """Who is asking (registered on first sight). Raises Unauthorized, BadRequest."""
         if self._caller is None:
-            from shared.identity import resolve_caller
-
-            self._caller = resolve_caller(self)
+            self._caller = resolve_caller(self.http.headers, self._body_email, get_settings())
             self.known_user_id = self._caller.user_id
         return self._caller
 
-    def user_id(self, *keys: str) -> uuid.UUID:
-        """The user the body names under `keys`, which must be the caller. Raises
-        BadRequest, Unauthorized, Forbidden, NotFound."""
-        from shared.identity import named_user
+    def _body_email(self) -> str | None:
+        return self.body.text("email", required=False)
 
-        self.known_user_id = named_user(self, keys)
+    def user_id(self, *keys: str) -> uuid.UUID:
+        """The user that the body names under `keys` (all spellings must agree), if the
+        caller may act for it (identity.acting_user). Raises BadRequest, Unauthorized,
+        Forbidden, NotFound."""
+        named = {self.body.id(key) for key in keys if self.body.has(key)}
+        if not named:
+            raise BadRequest(f"{keys[0]} is missing")
+        if len(named) > 1:
+            raise BadRequest(f"{' and '.join(keys)} name different users")
+        self.known_user_id = acting_user(named.pop(), lambda: self.caller, get_settings())
         return self.known_user_id
 
 

@@ -1,5 +1,9 @@
 """Who is asking: the App Service Authentication principal, a Vouch cookie, or in
-local mode the body's email or the dev email (API.md, Identity and ownership)."""
+local mode the body's email or the dev email (API.md, Identity and ownership); a user
+seen for the first time is registered with its default folder.
+
+It takes what it needs from a request (the headers, the body's email, the settings) and
+reads the users' rows itself: the HTTP edge calls it, the services may, it calls neither."""
 
 from __future__ import annotations
 
@@ -8,16 +12,16 @@ import binascii
 import json
 import re
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from shared.settings import get_settings
-
-if TYPE_CHECKING:
-    from shared.http import Request
+from shared.db import connection
+from shared.db.queries import folders, users
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from shared.folder_names import DEFAULT_FOLDER
+from shared.settings import Settings
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
 VOUCH_COOKIE = "jxVouchCookie"
@@ -73,10 +77,9 @@ def _principal_email(header: str) -> str:
     raise Unauthorized("the App Service principal has no email claim")
 
 
-def _vouch_email(cookie: str) -> str:
+def _vouch_email(cookie: str, settings: Settings) -> str:
     import jwt  # PyJWT: only requests that carry a cookie pay for it
 
-    settings = get_settings()
     if not settings.vouch_jwt_secret and not settings.local_mode:
         raise Unauthorized("Vouch cookies are not accepted: NACHET_VOUCH_JWT_SECRET is not set")
     try:
@@ -110,8 +113,7 @@ def _vouch_email(cookie: str) -> str:
     return valid_email(email, "the Vouch cookie's email")
 
 
-def _cookie(request: Request, name: str) -> str | None:
-    header = request.http.headers.get("cookie")
+def _cookie(header: str | None, name: str) -> str | None:
     if not header:
         return None
     jar = SimpleCookie()
@@ -123,52 +125,68 @@ def _cookie(request: Request, name: str) -> str | None:
     return morsel.value if morsel else None
 
 
-def caller_email(request: Request) -> str:
-    """The caller's email, from the first source that applies. Raises Unauthorized, BadRequest."""
-    settings = get_settings()
-    principal = request.http.headers.get(PRINCIPAL_HEADER)
+def caller_email(
+    headers: Mapping[str, str], body_email: Callable[[], str | None], settings: Settings
+) -> str:
+    """The caller's email, from the first source that applies: `headers` (looked up by
+    lower-case name), then in local mode `body_email()` (called only then: outside local
+    mode the body is not looked at before the caller is known). Raises Unauthorized,
+    BadRequest."""
+    principal = headers.get(PRINCIPAL_HEADER)
     if principal:
         if not settings.easy_auth_enabled:
             # Without App Service Authentication in front, anyone can send this header.
             raise Unauthorized("the App Service principal header is not trusted: authentication is off")
         return _principal_email(principal)
-    cookie = _cookie(request, VOUCH_COOKIE)
+    cookie = _cookie(headers.get("cookie"), VOUCH_COOKIE)
     if cookie:
-        return _vouch_email(cookie)
+        return _vouch_email(cookie, settings)
     if settings.local_mode:
-        email = request.body.text("email", required=False)
+        email = body_email()
         if email:
             return valid_email(email, "email")
         return valid_email(settings.dev_user_email, "NACHET_DEV_USER_EMAIL")
     raise Unauthorized("no identity: sign in first")
 
 
-def resolve_caller(request: Request) -> Caller:
-    """The caller, registered on first sight. Raises Unauthorized, BadRequest, DependencyUnavailable."""
-    from shared.services.users import get_or_register
+def get_or_register(email: str) -> UUID:
+    """The id of the user with `email`, registering it (with its default folder) if new.
 
-    email = caller_email(request)
+    Raises DependencyUnavailable, Conflict.
+    """
+    with connection() as conn:
+        user_id = users.find_id_by_email(conn, email)
+        if user_id is not None:
+            return user_id
+        user_id = users.insert(conn, email)
+        if user_id is None:  # registered concurrently: that transaction has committed
+            found = users.find_id_by_email(conn, email)
+            if found is None:  # and a delete has committed since
+                raise Conflict("this user was registered and removed at the same time; try again")
+            return found
+        folder_id = folders.insert(conn, user_id, DEFAULT_FOLDER)
+        users.set_default_folder(conn, user_id, folder_id)
+        return user_id
+
+
+def resolve_caller(
+    headers: Mapping[str, str], body_email: Callable[[], str | None], settings: Settings
+) -> Caller:
+    """The caller (see caller_email), registered on first sight. Raises Unauthorized,
+    BadRequest, DependencyUnavailable."""
+    email = caller_email(headers, body_email, settings)
     return Caller(get_or_register(email), email)
 
 
-def named_user(request: Request, keys: tuple[str, ...]) -> UUID:
-    """The user id that the body names under `keys` (all spellings must agree).
-
-    Outside local mode it must be the caller's own id (Forbidden otherwise); in
-    local mode the named user is trusted but must exist (NotFound otherwise).
-    """
-    from shared.services.users import user_exists
-
-    named = {request.body.id(key) for key in keys if request.body.has(key)}
-    if not named:
-        raise BadRequest(f"{keys[0]} is missing")
-    if len(named) > 1:
-        raise BadRequest(f"{' and '.join(keys)} name different users")
-    user_id = named.pop()
-    if get_settings().local_mode:
-        if not user_exists(user_id):
-            raise NotFound("unknown user")
-        return user_id
-    if user_id != request.caller.user_id:
+def acting_user(named: UUID, caller: Callable[[], Caller], settings: Settings) -> UUID:
+    """`named`, the user a request says it acts for, if it may. Outside local mode it must
+    be `caller()`'s own id (Forbidden otherwise); in local mode the named user is trusted
+    but must exist (NotFound otherwise), and `caller` is not called."""
+    if settings.local_mode:
+        with connection() as conn:
+            if not users.exists(conn, named):
+                raise NotFound("unknown user")
+        return named
+    if named != caller().user_id:
         raise Forbidden("you may only act as yourself")
-    return user_id
+    return named

@@ -48,7 +48,7 @@ def test_a_caller_lookup_that_waits_holds_up_no_other_request(app, monkeypatch):
     # another request wait: no lock shared between requests may be held across that I/O.
     import threading
 
-    from shared.services import users
+    from shared import identity as users
     from tests.conftest import Client
 
     register = users.get_or_register

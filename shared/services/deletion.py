@@ -25,9 +25,9 @@ from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, pictures
 from shared.errors import AppError, BadRequest, Conflict, NotFound
+from shared.identity import get_or_register
 from shared.pictures import blob_name, thumbnail_blob_name
 from shared.services.folders import owned_folder, resolve_folder
-from shared.services.users import get_or_register
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,8 @@
-"""Folders (picture sets) of a user: names, ownership, listing and creation.
-
-Folder names (checked by `valid_folder_name`): 1 to 100 characters once stripped and
-NFC-normalised; letters and digits of any script, spaces and `- _ . , ( ) + # :`, with
-at least one letter or digit; no `..`; not a UUID (routes accept an id or a name).
-Slashes, backslashes, quotes, `<>`, `;`, `=` and control characters are refused: a name
-is shown in web pages and is never needed to hold them. Names are unique per user
-regardless of case. They never reach blob paths, and SQL always takes them as parameters.
-"""
+"""Folders (picture sets) of a user: ownership, listing and creation. Their names follow
+the rules of shared.folder_names."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from uuid import UUID
 
@@ -19,33 +10,9 @@ from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, pictures
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.folder_names import valid_folder_name
 from shared.http import parse_uuid
 from shared.services.thumbnails import thumbnail_url
-
-FOLDER_NAME_MAX = 100
-_NAME_CHARS = re.compile(r"[\w .,()+#:-]+")
-_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
-
-
-def valid_folder_name(value: str, field: str = "folder_name") -> str:
-    """`value` stripped and NFC-normalised, if it follows the folder name rules of this
-    module's docstring. Raises BadRequest naming `field` and the rule broken."""
-    name = unicodedata.normalize("NFC", value).strip()
-    if not name:
-        raise BadRequest(f"{field} is empty")
-    if len(name) > FOLDER_NAME_MAX:
-        raise BadRequest(f"{field} is longer than {FOLDER_NAME_MAX} characters")
-    if "/" in name or "\\" in name:
-        raise BadRequest(f"{field} may not contain / or \\")
-    if not _NAME_CHARS.fullmatch(name):
-        raise BadRequest(f"{field} may only hold letters, digits, spaces and - _ . , ( ) + # :")
-    if ".." in name or not _LETTER_OR_DIGIT.search(name):
-        raise BadRequest(f"{field} must hold a letter or a digit and may not contain '..'")
-    try:
-        uuid.UUID(name)
-    except ValueError:
-        return name
-    raise BadRequest(f"{field} may not be an id")
 
 
 def _owned(row: dict, user_id: UUID) -> dict:

@@ -13,6 +13,7 @@ from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, inferences, pictures, pipelines
 from shared.errors import BadRequest, NotFound, UnsupportedMediaType
+from shared.folder_names import DEFAULT_FOLDER
 from shared.http import Body, DataUrl, Request, decode_data_url
 from shared.pictures import NewPicture, stored_picture
 from shared.pipeline.postprocess import (
@@ -26,7 +27,6 @@ from shared.pipeline.runner import PipelineRun, run_pipeline
 from shared.services.catalogue import resolve_labels
 from shared.services.folders import resolve_folder
 from shared.services.inference_view import load_inference
-from shared.services.users import DEFAULT_FOLDER
 from shared.settings import get_settings
 
 DEFAULT_AREA_RATIO = 0.5
