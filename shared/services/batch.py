@@ -92,7 +92,7 @@ def upload_picture(
                 label = seed_id
             else:
                 assert seed_name is not None  # one of the two is given, checked above
-                label = seeds.insert_missing(conn, [seed_name])[0]["id"]
+                label = seeds.insert_missing(conn, [seed_name])[0].id
             if not pictures.insert(
                 conn, picture_id=new.id, folder_id=session_id, blob_name=new.blob_name,
                 content_type=picture.content_type, width=picture.width, height=picture.height,

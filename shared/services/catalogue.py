@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from uuid import UUID
 
 from shared.db.pool import Connection
 from shared.db.queries import seeds
+from shared.db.queries.seeds import Seed
 from shared.pipeline.postprocess import strip_catalogue_number
-
-
-@dataclass(frozen=True)
-class Seed:
-    """A seed of the catalogue."""
-
-    id: UUID
-    name: str
 
 
 def clean_label(text: str) -> str:
@@ -51,7 +42,7 @@ def resolve_labels(
     """The seed named by each (label, from_classifier) pair. A classifier's label that
     names no seed is added to the catalogue; a detector's own label (such as `seed`)
     names a seed only when it is exactly a seed's name, and is never added."""
-    catalogue = [Seed(r["id"], r["name"]) for r in seeds.list_all(conn)]
+    catalogue = seeds.list_all(conn)
     found: dict[tuple[str, bool], Seed | None] = {}
     for label, from_classifier in labels:
         seed = match_label(label, catalogue)
@@ -62,8 +53,7 @@ def resolve_labels(
                for (label, from_classifier), seed in found.items()
                if from_classifier and seed is None and label.strip()}
     if missing:
-        added = {r["name"].lower(): Seed(r["id"], r["name"])
-                 for r in seeds.insert_missing(conn, list(missing.values()))}
+        added = {seed.name.lower(): seed for seed in seeds.insert_missing(conn, list(missing.values()))}
         for label, from_classifier in found:
             if from_classifier and found[label, from_classifier] is None:
                 found[label, from_classifier] = added.get(label.strip().lower())

@@ -24,6 +24,8 @@ from shared import storage
 from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, pictures
+from shared.db.queries.folders import FolderRow
+from shared.db.queries.pictures import PictureBlob
 from shared.errors import AppError, BadRequest, Conflict, NotFound
 from shared.identity import get_or_register
 from shared.pictures import blob_name, thumbnail_blob_name
@@ -74,13 +76,13 @@ def delete_folder(user_id: UUID, folder_ref: str) -> list[bool]:
     return [True]
 
 
-def _delete(user_id: UUID, find: Callable[[Connection], dict], *, archive: bool) -> None:
+def _delete(user_id: UUID, find: Callable[[Connection], FolderRow], *, archive: bool) -> None:
     container = get_settings().pictures_container
     with connection() as conn:
         folder = find(conn)
-        if folder["is_default"]:
+        if folder.is_default:
             raise BadRequest("the default folder cannot be deleted")
-        validated = pictures.list_validated(conn, folder["id"]) if archive else []
+        validated = pictures.list_validated(conn, folder.id) if archive else []
     plan = _plan_archive(user_id, folder, validated) if validated else None
     copies: list[str] = []
     moved: set[UUID] = set()
@@ -90,12 +92,12 @@ def _delete(user_id: UUID, find: Callable[[Connection], dict], *, archive: bool)
                 storage.copy(container, plan.old_names[picture_id], new_name)
                 copies.append(new_name)
         with connection() as conn:
-            if folders.lock_for_delete(conn, folder["id"]) is None:
+            if folders.lock_for_delete(conn, folder.id) is None:
                 raise NotFound("no such folder")
             if plan:
                 moved = _move_to_archive(conn, plan, user_id, folder)
-            removed = pictures.delete_in_folder(conn, folder["id"])
-            folders.delete(conn, folder["id"])
+            removed = pictures.delete_in_folder(conn, folder.id)
+            folders.delete(conn, folder.id)
     except BaseException:
         _discard_copies(copies)
         raise
@@ -105,13 +107,13 @@ def _delete(user_id: UUID, find: Callable[[Connection], dict], *, archive: bool)
     _delete_blobs(removed)
 
 
-def _plan_archive(user_id: UUID, folder: dict, validated: list[dict]) -> _Archive:
+def _plan_archive(user_id: UUID, folder: FolderRow, validated: list[PictureBlob]) -> _Archive:
     archive_user = get_or_register(get_settings().archive_user_email)
-    name = f"{user_id}/{folder['name']}"
+    name = f"{user_id}/{folder.name}"
     with connection() as conn:
         existing = folders.find_by_name(conn, archive_user, name)
-    folder_id = existing["id"] if existing else uuid4()
-    old_names = {row["id"]: row["blob_name"] for row in validated}
+    folder_id = existing.id if existing else uuid4()
+    old_names = {picture.id: picture.blob_name for picture in validated}
     new_names = {
         picture_id: blob_name(archive_user, folder_id, picture_id, old.rsplit(".", 1)[-1])
         for picture_id, old in old_names.items()
@@ -119,17 +121,17 @@ def _plan_archive(user_id: UUID, folder: dict, validated: list[dict]) -> _Archiv
     return _Archive(archive_user, folder_id, name, old_names, new_names)
 
 
-def _move_to_archive(conn: Connection, plan: _Archive, user_id: UUID, folder: dict) -> set[UUID]:
+def _move_to_archive(conn: Connection, plan: _Archive, user_id: UUID, folder: FolderRow) -> set[UUID]:
     """Move the planned pictures' rows; returns the ids moved. Raises Conflict when a
     picture of the folder was validated after the blobs were copied."""
-    validated_now = {row["id"] for row in pictures.list_validated(conn, folder["id"])}
+    validated_now = {picture.id for picture in pictures.list_validated(conn, folder.id)}
     if validated_now - plan.new_names.keys():
         raise Conflict("pictures of this folder were validated meanwhile; try again")
     if folders.find_by_id(conn, plan.folder_id) is None:
         folders.insert(conn, plan.owner_id, plan.folder_name,
-                       {"archive_of": {"user_id": str(user_id), "folder_name": folder["name"]}},
+                       {"archive_of": {"user_id": str(user_id), "folder_name": folder.name}},
                        folder_id=plan.folder_id)
-    audit = {"user_id": str(user_id), "folder_id": str(folder["id"]), "folder_name": folder["name"]}
+    audit = {"user_id": str(user_id), "folder_id": str(folder.id), "folder_name": folder.name}
     return pictures.move(conn, {i: plan.new_names[i] for i in validated_now}, plan.folder_id, audit)
 
 

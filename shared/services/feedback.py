@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from uuid import UUID
 
 from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import feedback, inferences, seeds
+from shared.db.queries.feedback import BoxState, LockedInference
+from shared.db.queries.inferences import BoxRow, GuessRow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.http import Body, Request, parse_uuid
 from shared.pipeline.postprocess import (
@@ -128,17 +130,17 @@ def confirm_boxes(req: Confirmation) -> dict:
         rows = []
         for index, box_id in enumerate(req.box_ids):
             box = inference.box(conn, index, box_id)
-            if not box["valid"]:
+            if not box.valid:
                 raise Conflict(f"boxes[{index}]: box {box_id} is marked as not a seed; "
                                "correct it with feedback-negative")
-            if box["verified_id"] is not None:
+            if box.verified_id is not None:
                 continue  # verified by earlier feedback: confirmed as shown
-            if box["top_id"] not in inference.guesses:
+            if box.top_id not in inference.guesses:
                 raise BadRequest(f"boxes[{index}]: box {box_id} has no guess to confirm; "
                                  "correct it with feedback-negative")
             # A top guess that names no species (a detector's `seed`) is confirmed too;
             # label_picture gives the picture no row for it.
-            rows.append(_state(box, verified_id=box["top_id"]))
+            rows.append(_state(box, verified_id=box.top_id))
         feedback.update_boxes(conn, rows)
         return _finish(conn, inference, req.user_id)
 
@@ -160,10 +162,10 @@ def correct_boxes(req: Corrections) -> dict:
                   for i, c in enumerate(req.corrections)]
         chosen = _seeds(conn, req.corrections)
 
-        rows: list[dict] = []
-        guesses: list[dict] = []
+        rows: list[BoxState] = []
+        guesses: list[GuessRow] = []
         added: list[_NewBox] = []
-        geometry = {box_id: _pixel_box(b["box"]) for box_id, b in inference.boxes.items()}
+        geometry = {box_id: _pixel_box(b.box) for box_id, b in inference.boxes.items()}
         for correction, box, pixel_box, seed in zip(req.corrections, boxes, pixels, chosen, strict=True):
             if seed is None:
                 assert box is not None  # parse_negative requires a label or classId for a new box
@@ -174,16 +176,15 @@ def correct_boxes(req: Corrections) -> dict:
                 assert pixel_box is not None  # parse_negative requires coordinates for a new box
                 new = _NewBox(uuid.uuid4(), guess_id, pixel_box, seed.name)
                 added.append(new)
-                rows.append({"id": new.id, "box": pixel_box.as_json(), "verified_id": guess_id,
-                             "valid": True, "manual_detection": True, "comment": correction.comment})
+                rows.append(BoxState(new.id, pixel_box.as_json(), verified_id=guess_id, valid=True,
+                                     manual_detection=True, comment=correction.comment))
             else:
-                rows.append(_state(box, box=pixel_box.as_json() if pixel_box else box["box"],
+                rows.append(_state(box, box=pixel_box.as_json() if pixel_box else box.box,
                                    verified_id=guess_id, valid=True, comment=correction.comment))
-            object_id = rows[-1]["id"]
+            object_id = rows[-1].id
             if pixel_box is not None:
                 geometry[object_id] = pixel_box
-            guesses.append({"id": guess_id, "object_id": object_id, "seed_id": seed.id,
-                            "label": seed.name, "score": 0.0, "rank": 0})
+            guesses.append(GuessRow(guess_id, object_id, seed.id, seed.name, score=0.0, rank=0))
 
         positions = _positions(inference, added)
         indices = _overlaps(inference, geometry, positions)
@@ -192,7 +193,7 @@ def correct_boxes(req: Corrections) -> dict:
         feedback.update_boxes(conn, rows)
         feedback.set_overlapping_indices(conn, {
             box_id: value for box_id, value in indices.items()
-            if box_id in inference.boxes and value != inference.boxes[box_id]["overlapping_indices"]
+            if box_id in inference.boxes and value != inference.boxes[box_id].overlapping_indices
         })
         return _finish(conn, inference, req.user_id)
 
@@ -260,15 +261,15 @@ def _coordinates(value: Any) -> Coordinates | None:
 class _Inference:
     """The locked inference with its boxes and their guesses, as stored before the request."""
 
-    row: dict
-    boxes: dict[UUID, dict]  # object rows by id, in position order
-    guesses: dict[UUID, dict]  # seed_obj rows by id
+    row: LockedInference
+    boxes: dict[UUID, BoxRow]  # by id, in position order
+    guesses: dict[UUID, GuessRow]  # by id
 
     @property
     def id(self) -> UUID:
-        return self.row["id"]
+        return self.row.id
 
-    def box(self, conn: Connection, index: int, box_id: UUID) -> dict:
+    def box(self, conn: Connection, index: int, box_id: UUID) -> BoxRow:
         """The box named by boxes[index]. Raises NotFound, Forbidden (another user's box),
         BadRequest (a box of another inference of the caller)."""
         if box_id in self.boxes:
@@ -276,7 +277,7 @@ class _Inference:
         found = feedback.find_box(conn, box_id)
         if found is None:
             raise NotFound(f"boxes[{index}]: there is no box {box_id}")
-        if found["owner_id"] != self.row["owner_id"]:
+        if found.owner_id != self.row.owner_id:
             raise Forbidden(f"boxes[{index}]: box {box_id} is not yours")
         raise BadRequest(f"boxes[{index}]: box {box_id} belongs to another inference")
 
@@ -300,14 +301,14 @@ def _lock(conn: Connection, user_id: UUID, inference_id: UUID) -> _Inference:
     row = feedback.lock_inference(conn, inference_id)
     if row is None:
         raise NotFound("there is no such inference")
-    if row["owner_id"] != user_id:
+    if row.owner_id != user_id:
         raise Forbidden("this inference is not yours")
-    if row["verified"]:
+    if row.verified:
         raise Conflict("this inference is already verified")
     return _Inference(
         row,
-        {o["id"]: o for o in inferences.list_objects(conn, inference_id)},
-        {g["id"]: g for g in inferences.list_guesses(conn, inference_id)},
+        {box.id: box for box in inferences.list_objects(conn, inference_id)},
+        {guess.id: guess for guess in inferences.list_guesses(conn, inference_id)},
     )
 
 
@@ -315,7 +316,7 @@ def _pixels(index: int, coordinates: Coordinates, inference: _Inference) -> Pixe
     """`coordinates` in whole pixels (halves round up), clamped inside the picture as /inf
     clamps a model's boxes, if something of the box is left. Raises BadRequest naming
     boxes[index]."""
-    width, height = inference.row["width"], inference.row["height"]
+    width, height = inference.row.width, inference.row.height
     c = coordinates
     box = clamp_pixels(c.top_x, c.top_y, c.bottom_x, c.bottom_y, width, height)
     if box.left >= width or box.top >= height:  # coordinates are never negative
@@ -325,7 +326,7 @@ def _pixels(index: int, coordinates: Coordinates, inference: _Inference) -> Pixe
     return box
 
 
-def _pixel_box(stored: dict) -> PixelBox:
+def _pixel_box(stored: dict[str, int]) -> PixelBox:
     return PixelBox(stored["topX"], stored["topY"], stored["bottomX"], stored["bottomY"])
 
 
@@ -334,7 +335,7 @@ def _seeds(conn: Connection, corrections: Sequence[Correction]) -> list[Seed | N
     is added to it. Raises NotFound for an unknown classId."""
     by_id: dict[UUID, Seed] = {}
     if any(c.class_id for c in corrections):
-        by_id = {r["id"]: Seed(r["id"], r["name"]) for r in seeds.list_all(conn)}
+        by_id = {seed.id: seed for seed in seeds.list_all(conn)}
     for index, c in enumerate(corrections):
         if c.class_id is not None and c.class_id not in by_id:
             raise NotFound(f"boxes[{index}]: there is no seed with classId {c.class_id}")
@@ -353,7 +354,7 @@ def _seeds(conn: Connection, corrections: Sequence[Correction]) -> list[Seed | N
 
 def _positions(inference: _Inference, added: Sequence[_NewBox]) -> dict[UUID, int]:
     """The position of every box: the stored ones', then the new ones after them."""
-    positions = {box_id: b["position"] for box_id, b in inference.boxes.items()}
+    positions = {box_id: b.position for box_id, b in inference.boxes.items()}
     after = max(positions.values(), default=-1) + 1
     positions.update((new.id, after + n) for n, new in enumerate(added))
     return positions
@@ -363,7 +364,7 @@ def _overlaps(
     inference: _Inference, geometry: dict[UUID, PixelBox], positions: dict[UUID, int]
 ) -> dict[UUID, list[int]]:
     """Which boxes each box overlaps, as 1-based positions (as /inf stores them)."""
-    area_ratio = inference.row["result"].get("area_ratio", DEFAULT_AREA_RATIO)
+    area_ratio = inference.row.result.get("area_ratio", DEFAULT_AREA_RATIO)
     ids = sorted(geometry, key=positions.__getitem__)
     found = overlap_indices([geometry[box_id] for box_id in ids], area_ratio)
     return {box_id: sorted(positions[ids[j - 1]] + 1 for j in others)
@@ -373,26 +374,25 @@ def _overlaps(
 def _new_objects(
     inference: _Inference, added: Sequence[_NewBox], positions: dict[UUID, int],
     indices: dict[UUID, list[int]],
-) -> list[dict]:
+) -> list[BoxRow]:
     """Rows for inferences.insert_objects of the manual boxes; each takes the colour of its
     label after the model's top labels, as /inf colours boxes."""
     model_labels = [
-        inference.guesses[b["top_id"]]["label"] if b["top_id"] in inference.guesses else ""
+        inference.guesses[b.top_id].label if b.top_id in inference.guesses else ""
         for b in inference.boxes.values()
     ]
     colors = label_colors(model_labels + [new.label for new in added], "hex")[len(model_labels):]
     return [
-        {"id": new.id, "inference_id": inference.id, "position": positions[new.id],
-         "box": new.pixels.as_json(), "color": color, "overlapping": False,
-         "overlapping_indices": indices[new.id], "top_id": new.guess_id}
+        BoxRow(new.id, inference.id, positions[new.id], new.pixels.as_json(), str(color),
+               overlapping=False, overlapping_indices=indices[new.id], top_id=new.guess_id)
         for new, color in zip(added, colors, strict=True)
     ]
 
 
-def _state(row: dict, **changes: Any) -> dict:
-    """A box's row for feedback.update_boxes: `row` as stored, with `changes`."""
-    return {"id": row["id"], "box": row["box"], "verified_id": row["verified_id"], "valid": row["valid"],
-            "manual_detection": row["manual_detection"], "comment": None, **changes}
+def _state(stored: BoxRow, **changes: Any) -> BoxState:
+    """A box's state for feedback.update_boxes: as stored, with `changes`."""
+    s = stored
+    return replace(BoxState(s.id, s.box, s.verified_id, s.valid, s.manual_detection, comment=None), **changes)
 
 
 def _finish(conn: Connection, inference: _Inference, user_id: UUID) -> dict:

@@ -9,22 +9,22 @@ from uuid import UUID
 from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, pictures
+from shared.db.queries.folders import FolderRow
+from shared.db.queries.pictures import ListedPicture
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.folder_names import valid_folder_name
 from shared.http import parse_uuid
 from shared.services.thumbnails import thumbnail_url
 
 
-def _owned(row: dict, user_id: UUID) -> dict:
-    if row["owner_id"] != user_id:
+def _owned(row: FolderRow, user_id: UUID) -> FolderRow:
+    if row.owner_id != user_id:
         raise Forbidden("this folder is not yours")
     return row
 
 
-def owned_folder(conn: Connection, user_id: UUID, folder_id: UUID) -> dict:
-    """The folder {id, owner_id, name, metadata, created_at, is_default}.
-
-    Raises NotFound (no such folder) and Forbidden (another user's).
+def owned_folder(conn: Connection, user_id: UUID, folder_id: UUID) -> FolderRow:
+    """The user's folder `folder_id`. Raises NotFound (no such folder) and Forbidden (another user's).
     """
     row = folders.find_by_id(conn, folder_id)
     if row is None:
@@ -32,7 +32,7 @@ def owned_folder(conn: Connection, user_id: UUID, folder_id: UUID) -> dict:
     return _owned(row, user_id)
 
 
-def resolve_folder(conn: Connection, user_id: UUID, ref: str, *, name: str = "folder_name") -> dict:
+def resolve_folder(conn: Connection, user_id: UUID, ref: str, *, name: str = "folder_name") -> FolderRow:
     """The caller's folder that `ref` names: a folder id, or the name of one of the
     caller's folders (`General` is the default folder). Returns the folder as owned_folder.
 
@@ -54,13 +54,13 @@ def resolve_folder(conn: Connection, user_id: UUID, ref: str, *, name: str = "fo
     return row
 
 
-def _picture_entry(row: dict) -> dict:
+def _picture_entry(row: ListedPicture) -> dict:
     """A picture as get-directories lists it: the one place that shapes it."""
     return {
-        "picture_id": row["id"],
-        "is_validated": row["is_validated"],
-        "inference_exist": row["inference_exist"],
-        "thumbnail": thumbnail_url(row["thumbnail"]),
+        "picture_id": row.id,
+        "is_validated": row.is_validated,
+        "inference_exist": row.inference_exist,
+        "thumbnail": thumbnail_url(row.thumbnail),
     }
 
 
@@ -71,15 +71,15 @@ def list_directories(user_id: UUID) -> dict:
     with connection() as conn:
         folder_rows = folders.list_for_owner(conn, user_id)
         picture_rows = pictures.list_for_owner(conn, user_id)
-    by_folder: dict[str, list[dict]] = {str(row["id"]): [] for row in folder_rows}
-    for row in picture_rows:
+    by_folder: dict[str, list[dict]] = {str(folder.id): [] for folder in folder_rows}
+    for picture in picture_rows:
         # A folder created between the two queries is not listed; neither are its pictures.
-        if row["picture_set_id"] in by_folder:
-            by_folder[row["picture_set_id"]].append(_picture_entry(row))
+        if picture.picture_set_id in by_folder:
+            by_folder[picture.picture_set_id].append(_picture_entry(picture))
     listed = []
-    for row in folder_rows:
-        entries = by_folder[str(row["id"])]
-        listed.append({"picture_set_id": str(row["id"]), "folder_name": row["name"],
+    for folder in folder_rows:
+        entries = by_folder[str(folder.id)]
+        listed.append({"picture_set_id": str(folder.id), "folder_name": folder.name,
                        "nb_pictures": len(entries), "pictures": entries})
     return {"folders": listed}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from shared import images
 from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, inferences, pictures, pipelines
+from shared.db.queries.inferences import BoxRow, GuessRow
 from shared.errors import BadRequest, NotFound, UnsupportedMediaType
 from shared.folder_names import DEFAULT_FOLDER
 from shared.http import Body, DataUrl, Request, decode_data_url
@@ -86,7 +86,7 @@ def run_inference(req: InferenceRequest) -> dict:
     """
     settings = get_settings()
     with connection() as conn:
-        folder_id = resolve_folder(conn, req.user_id, req.folder_ref)["id"]
+        folder_id = resolve_folder(conn, req.user_id, req.folder_ref).id
         pipeline = pipelines.load(conn, req.pipeline_name)
     if pipeline is None:
         if req.pipeline_name is None:
@@ -123,23 +123,23 @@ def _insert_inference(
         for box, classified in zip(boxes, run.classified, strict=True) for guess in box.guesses
     })
     inference_id = uuid.uuid4()
-    objects, guesses, top_labels = [], [], []
-    for position, (box, classified) in enumerate(zip(boxes, run.classified, strict=True)):
+    tops: list[GuessRow] = []
+    guesses: list[GuessRow] = []
+    for box, classified in zip(boxes, run.classified, strict=True):
         object_id = uuid.uuid4()
-        rows: list[dict[str, Any]] = []
         for rank, guess in enumerate(box.guesses, start=1):
             seed = seeds[guess.label, classified]
-            rows.append({"id": uuid.uuid4(), "object_id": object_id, "seed_id": seed.id if seed else None,
-                         "label": seed.name if seed else guess.label, "score": guess.score,
-                         "rank": rank})
-        guesses += rows
-        top_labels.append(rows[0]["label"])
-        objects.append({"id": object_id, "inference_id": inference_id, "position": position,
-                        "box": box.pixels.as_json(), "overlapping": box.overlapping,
-                        "overlapping_indices": list(box.overlapping_indices),
-                        "top_id": rows[0]["id"]})
-    for row, color in zip(objects, label_colors(top_labels, "hex"), strict=True):
-        row["color"] = color  # kept as #RRGGBB; the view renders colours in the asked format
+            guesses.append(GuessRow(uuid.uuid4(), object_id, seed.id if seed else None,
+                                    seed.name if seed else guess.label, guess.score, rank))
+        tops.append(guesses[-len(box.guesses)])
+    top_labels = [top.label for top in tops]
+    # Kept as #RRGGBB; the view renders colours in the asked format.
+    colors = label_colors(top_labels, "hex")
+    objects = [
+        BoxRow(top.object_id, inference_id, position, box.pixels.as_json(), str(color),
+               box.overlapping, list(box.overlapping_indices), top_id=top.id)
+        for position, (box, top, color) in enumerate(zip(boxes, tops, colors, strict=True))
+    ]
     inferences.insert(conn, inference_id=inference_id, picture_id=picture.id, user_id=req.user_id,
                       pipeline_id=pipeline_id, result={
                           "filename": f"{picture.id}.{extension}",

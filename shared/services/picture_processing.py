@@ -28,7 +28,7 @@ _PICTURE_BLOB = re.compile(rf"{_UUID}/{_UUID}/{_UUID}\.\w+")
 _ROW_POLL_S = 0.5
 
 
-def _wait_for_row(container: str, blob_name: str) -> dict | None:
+def _wait_for_row(container: str, blob_name: str) -> queries.BlobPicture | None:
     # The blob is uploaded before its row commits (shared.pictures): a young blob
     # without a row is waited for, an old one is an orphan left to the repair command.
     grace_s = get_settings().trigger_row_grace_s
@@ -66,7 +66,7 @@ def process_picture(path: str, data: bytes) -> bool:
     row = _wait_for_row(container, blob_name)
     if row is None:
         return False
-    inspection = inspect_image(data, claimed_type=row["content_type"])
+    inspection = inspect_image(data, claimed_type=row.content_type)
     checked = inspection.checked
     thumbnails = get_settings().thumbnails_container
     thumbnail: str | None = None
@@ -79,7 +79,7 @@ def process_picture(path: str, data: bytes) -> bool:
     decoded = checked.decoded if checked else None
     with connection() as conn:
         recorded = queries.record_processing(
-            conn, row["id"], blob_name, sha256=sha256_hex(data),
+            conn, row.id, blob_name, sha256=sha256_hex(data),
             metadata={"thumbnail": thumbnail, "checks": inspection.checks},
             content_type=decoded.content_type if decoded else None,
             width=decoded.width if decoded else None,

@@ -25,14 +25,14 @@ def get_picture(user_id: UUID, picture_id: UUID) -> dict:
         row = pictures.find(conn, picture_id)
         if row is None:
             raise NotFound("no such picture")
-        if row["owner_id"] != user_id:
+        if row.owner_id != user_id:
             raise Forbidden("this picture is not yours")
         inference = load_latest_for_picture(conn, picture_id)
     # Read after the transaction, so that no connection is held during the download.
-    data = storage.download(get_settings().pictures_container, row["blob_name"])
+    data = storage.download(get_settings().pictures_container, row.blob_name)
     return {
         "picture_id": str(picture_id),
         "inference": inference,
-        "image": f"data:{row['content_type']};base64,{base64.b64encode(data).decode()}",
-        "thumbnail": thumbnail_url(row["thumbnail"]),
+        "image": f"data:{row.content_type};base64,{base64.b64encode(data).decode()}",
+        "thumbnail": thumbnail_url(row.thumbnail),
     }

@@ -11,7 +11,7 @@ def list_seeds() -> dict:
     """{"seeds": [{"seed_id", "seed_name"}]} sorted by name."""
     with connection() as conn:
         rows = seeds.list_all(conn)
-    return {"seeds": [{"seed_id": str(r["id"]), "seed_name": r["name"]} for r in rows]}
+    return {"seeds": [{"seed_id": str(r.id), "seed_name": r.name} for r in rows]}
 
 
 def seed_record(name: str) -> dict:
@@ -24,8 +24,8 @@ def seed_record(name: str) -> dict:
     if row is None:
         raise NotFound(f"no seed named {name!r}")
     return {
-        **row["data"],
-        "seed_id": str(row["id"]),
-        "seed_name": row["name"],
-        "object_type_id": row["object_type_id"],
+        **row.data,
+        "seed_id": str(row.id),
+        "seed_name": row.name,
+        "object_type_id": row.object_type_id,
     }

@@ -4,17 +4,55 @@ inference verified and its picture labelled."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_one, fetch_value
+
+
+@dataclass(frozen=True)
+class LockedInference:
+    """An inference locked for feedback, with its picture's folder, owner and size."""
+
+    id: UUID
+    picture_id: UUID
+    folder_id: UUID
+    owner_id: UUID  # the folder's
+    width: int
+    height: int
+    verified: bool
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BoxOwner:
+    """Whose a box is: its inference and the owner of its picture's folder."""
+
+    inference_id: UUID
+    owner_id: UUID
+
+
+@dataclass(frozen=True)
+class BoxState:
+    """A box's state as feedback leaves it."""
+
+    id: UUID
+    box: dict[str, int]
+    verified_id: UUID | None
+    valid: bool
+    manual_detection: bool
+    comment: str | None  # None keeps the stored one
 
 
 def lock_folder_of(conn: Connection, inference_id: UUID) -> UUID | None:
     """The folder of the inference's picture, kept from being deleted until the
     transaction ends; None if there is no such inference (or a delete committed first)."""
-    row = conn.execute(
+    return fetch_value(
+        conn,
         """
         SELECT ps.id
         FROM inference i
@@ -24,14 +62,13 @@ def lock_folder_of(conn: Connection, inference_id: UUID) -> UUID | None:
         FOR KEY SHARE OF ps
         """,
         [inference_id],
-    ).fetchone()
-    return row["id"] if row else None
+    )
 
 
-def lock_inference(conn: Connection, inference_id: UUID) -> dict | None:
-    """The inference {id, picture_id, folder_id, owner_id (the folder's), width, height
-    (the picture's), verified, result}, locked until the transaction ends; or None."""
-    return conn.execute(
+def lock_inference(conn: Connection, inference_id: UUID) -> LockedInference | None:
+    """The inference, locked until the transaction ends; or None."""
+    return fetch_one(
+        conn, LockedInference,
         """
         SELECT i.id, i.picture_id, p.picture_set_id AS folder_id, ps.owner_id, p.width, p.height,
                i.verified, i.result
@@ -42,12 +79,13 @@ def lock_inference(conn: Connection, inference_id: UUID) -> dict | None:
         FOR UPDATE OF i
         """,
         [inference_id],
-    ).fetchone()
+    )
 
 
-def find_box(conn: Connection, box_id: UUID) -> dict | None:
-    """The box's {inference_id, owner_id (of its picture's folder)}, or None."""
-    return conn.execute(
+def find_box(conn: Connection, box_id: UUID) -> BoxOwner | None:
+    """Whose the box is, or None."""
+    return fetch_one(
+        conn, BoxOwner,
         """
         SELECT o.inference_id, ps.owner_id
         FROM object o
@@ -57,22 +95,20 @@ def find_box(conn: Connection, box_id: UUID) -> dict | None:
         WHERE o.id = %s
         """,
         [box_id],
-    ).fetchone()
+    )
 
 
-def update_boxes(conn: Connection, rows: Sequence[dict]) -> None:
-    """Store boxes' new state, each {id, box, verified_id, valid, manual_detection, comment
-    (None keeps the stored one)}, in one batch."""
+def update_boxes(conn: Connection, rows: Sequence[BoxState]) -> None:
+    """Store boxes' new state in one batch."""
     with conn.cursor() as cur:
         cur.executemany(
             """
             UPDATE object
-            SET box = %(box)s, verified_id = %(verified_id)s, valid = %(valid)s,
-                manual_detection = %(manual_detection)s, comment = coalesce(%(comment)s, comment),
-                updated_at = now()
-            WHERE id = %(id)s
+            SET box = %s, verified_id = %s, valid = %s, manual_detection = %s,
+                comment = coalesce(%s, comment), updated_at = now()
+            WHERE id = %s
             """,
-            [{**row, "box": Jsonb(row["box"])} for row in rows],
+            [(Jsonb(r.box), r.verified_id, r.valid, r.manual_detection, r.comment, r.id) for r in rows],
         )
 
 
@@ -90,7 +126,8 @@ def record_feedback(conn: Connection, inference_id: UUID, user_id: UUID, counts:
     the result, and mark the inference verified when each of its boxes is verified or
     invalid. Returns whether it is verified. The inference must exist (the caller holds
     its lock)."""
-    row = conn.execute(
+    verified = fetch_value(
+        conn,
         """
         UPDATE inference i
         SET feedback_user_id = %s, updated_at = now(), result = i.result || %s,
@@ -100,9 +137,9 @@ def record_feedback(conn: Connection, inference_id: UUID, user_id: UUID, counts:
         RETURNING i.verified
         """,
         [user_id, Jsonb(counts), inference_id],
-    ).fetchone()
-    assert row is not None, "the inference is locked by the caller, so it exists"
-    return row["verified"]
+    )
+    assert verified is not None, "the inference is locked by the caller, so it exists"
+    return bool(verified)
 
 
 def label_picture(conn: Connection, inference_id: UUID) -> None:

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_all, fetch_one, fetch_value
 
-# A folder row with whether it is its owner's default folder.
+
+@dataclass(frozen=True)
+class FolderRow:
+    """A folder, with whether it is its owner's default folder."""
+
+    id: UUID
+    owner_id: UUID
+    name: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    is_default: bool
+
+
 _FOLDER = """
     SELECT ps.id, ps.owner_id, ps.name, ps.metadata, ps.created_at,
            ps.id IS NOT DISTINCT FROM u.default_set_id AS is_default
@@ -23,46 +39,43 @@ def insert(
 ) -> UUID:
     """Insert a folder (with `folder_id`, else a new id) and return its id. A duplicate
     (owner, name) raises UniqueViolation."""
-    row = conn.execute(
-        "INSERT INTO picture_set (id, owner_id, name, metadata) VALUES (%s, %s, %s, %s) RETURNING id",
+    inserted: UUID = fetch_value(
+        conn, "INSERT INTO picture_set (id, owner_id, name, metadata) VALUES (%s, %s, %s, %s) RETURNING id",
         [folder_id or uuid.uuid4(), owner_id, name, Jsonb(metadata or {})],
-    ).fetchone()
-    assert row is not None, "INSERT … RETURNING gives one row"
-    return row["id"]
+    )
+    return inserted
 
 
-def find_by_id(conn: Connection, folder_id: UUID) -> dict | None:
-    """The folder {id, owner_id, name, metadata, created_at, is_default}, or None."""
-    return conn.execute(_FOLDER + " WHERE ps.id = %s", [folder_id]).fetchone()
+def find_by_id(conn: Connection, folder_id: UUID) -> FolderRow | None:
+    """The folder, or None."""
+    return fetch_one(conn, FolderRow, _FOLDER + " WHERE ps.id = %s", [folder_id])
 
 
-def find_by_name(conn: Connection, owner_id: UUID, name: str) -> dict | None:
-    """The owner's folder named `name` (any case), as find_by_id, or None."""
-    return conn.execute(
-        _FOLDER + " WHERE ps.owner_id = %s AND lower(ps.name) = lower(%s)", [owner_id, name]
-    ).fetchone()
+def find_by_name(conn: Connection, owner_id: UUID, name: str) -> FolderRow | None:
+    """The owner's folder named `name` (any case), or None."""
+    return fetch_one(
+        conn, FolderRow, _FOLDER + " WHERE ps.owner_id = %s AND lower(ps.name) = lower(%s)", [owner_id, name]
+    )
 
 
-def lock_for_delete(conn: Connection, folder_id: UUID) -> dict | None:
-    """The folder as find_by_id, locked until the transaction ends: pictures inserted into
-    it by others wait for this transaction (and then find it gone). None if there is none."""
-    return conn.execute(_FOLDER + " WHERE ps.id = %s FOR UPDATE OF ps", [folder_id]).fetchone()
+def lock_for_delete(conn: Connection, folder_id: UUID) -> FolderRow | None:
+    """The folder, locked until the transaction ends: pictures inserted into it by others
+    wait for this transaction (and then find it gone). None if there is none."""
+    return fetch_one(conn, FolderRow, _FOLDER + " WHERE ps.id = %s FOR UPDATE OF ps", [folder_id])
 
 
 def lock_for_insert(conn: Connection, folder_id: UUID) -> UUID | None:
     """The owner of the folder, which is kept from being deleted until the transaction ends;
     None if there is no such folder (a delete that committed first)."""
-    row = conn.execute(
-        "SELECT owner_id FROM picture_set WHERE id = %s FOR KEY SHARE", [folder_id]
-    ).fetchone()
-    return row["owner_id"] if row else None
+    return fetch_value(conn, "SELECT owner_id FROM picture_set WHERE id = %s FOR KEY SHARE", [folder_id])
 
 
-def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
-    """The owner's folders as find_by_id, the default folder first, then by creation."""
-    return conn.execute(
-        _FOLDER + " WHERE ps.owner_id = %s ORDER BY is_default DESC, ps.created_at, ps.id", [owner_id]
-    ).fetchall()
+def list_for_owner(conn: Connection, owner_id: UUID) -> list[FolderRow]:
+    """The owner's folders, the default folder first, then by creation."""
+    return fetch_all(
+        conn, FolderRow, _FOLDER + " WHERE ps.owner_id = %s ORDER BY is_default DESC, ps.created_at, ps.id",
+        [owner_id],
+    )
 
 
 def delete(conn: Connection, folder_id: UUID) -> None:

@@ -3,11 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_all, fetch_one
+
+
+@dataclass(frozen=True)
+class InferenceRow:
+    """An inference with its picture's blob name."""
+
+    id: UUID
+    pipeline_id: UUID
+    picture_id: UUID
+    result: dict[str, Any]
+    verified: bool
+    blob_name: str
+
+
+@dataclass(frozen=True)
+class BoxRow:
+    """A box (object row). The defaults are a new box's, as a model found it."""
+
+    id: UUID
+    inference_id: UUID
+    position: int  # the model's order, from 0
+    box: dict[str, int]  # {topX, topY, bottomX, bottomY} in pixels
+    color: str  # #RRGGBB, as the model run gave it
+    overlapping: bool
+    overlapping_indices: list[int]  # 1-based positions of the boxes it overlaps
+    top_id: UUID | None  # its best guess
+    verified_id: UUID | None = None  # the guess an analyst confirmed
+    valid: bool = True  # False: marked not a seed
+    manual_detection: bool = False  # added by an analyst
+    type_id: int = 1  # object_type: a seed
+
+
+@dataclass(frozen=True)
+class GuessRow:
+    """A guess of a box (seed_obj row): a model's (rank 1 and up, best first) or an
+    analyst's correction (rank 0)."""
+
+    id: UUID
+    object_id: UUID
+    seed_id: UUID | None  # None: a label that names no species (a detector's `seed`)
+    label: str  # the catalogue's name when it names a seed
+    score: float
+    rank: int
+
 
 _HEADER = """
     SELECT i.id, i.pipeline_id, i.picture_id, i.result, i.verified, p.blob_name
@@ -26,64 +73,66 @@ def insert(
     )
 
 
-def insert_objects(conn: Connection, rows: Sequence[dict]) -> None:
-    """Insert boxes, each {id, inference_id, position, box, color, overlapping,
-    overlapping_indices, top_id}, in one pipelined batch. top_id may name a seed_obj row
-    inserted later in the transaction (the foreign key is checked at commit)."""
+def insert_objects(conn: Connection, rows: Sequence[BoxRow]) -> None:
+    """Insert boxes in one pipelined batch. top_id and verified_id may name seed_obj rows
+    inserted later in the transaction (the foreign keys are checked at commit)."""
     with conn.cursor() as cur:
         cur.executemany(
             """
             INSERT INTO object (id, inference_id, position, box, color, overlapping,
-                                overlapping_indices, top_id)
-            VALUES (%(id)s, %(inference_id)s, %(position)s, %(box)s, %(color)s, %(overlapping)s,
-                    %(overlapping_indices)s, %(top_id)s)
+                                overlapping_indices, top_id, verified_id, valid, manual_detection,
+                                type_id)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """,
-            [{**row, "box": Jsonb(row["box"])} for row in rows],
+            [(r.id, r.inference_id, r.position, Jsonb(r.box), r.color, r.overlapping,
+              r.overlapping_indices, r.top_id, r.verified_id, r.valid, r.manual_detection, r.type_id)
+             for r in rows],
         )
 
 
-def insert_guesses(conn: Connection, rows: Sequence[dict]) -> None:
-    """Insert guesses, each {id, object_id, seed_id, label, score, rank}, in one batch."""
+def insert_guesses(conn: Connection, rows: Sequence[GuessRow]) -> None:
+    """Insert guesses in one batch."""
     with conn.cursor() as cur:
         cur.executemany(
             """
             INSERT INTO seed_obj (id, object_id, seed_id, label, score, rank)
-            VALUES (%(id)s, %(object_id)s, %(seed_id)s, %(label)s, %(score)s, %(rank)s)
+            VALUES (%s, %s, %s, %s, %s, %s)
             """,
-            rows,
+            [(r.id, r.object_id, r.seed_id, r.label, r.score, r.rank) for r in rows],
         )
 
 
-def find(conn: Connection, inference_id: UUID) -> dict | None:
-    """The inference {id, pipeline_id, picture_id, result, verified, blob_name}, or None."""
-    return conn.execute(_HEADER + " WHERE i.id = %s", [inference_id]).fetchone()
+def find(conn: Connection, inference_id: UUID) -> InferenceRow | None:
+    """The inference, or None."""
+    return fetch_one(conn, InferenceRow, _HEADER + " WHERE i.id = %s", [inference_id])
 
 
-def find_latest_for_picture(conn: Connection, picture_id: UUID) -> dict | None:
-    """The picture's most recent inference, as `find` gives it, or None."""
-    return conn.execute(
+def find_latest_for_picture(conn: Connection, picture_id: UUID) -> InferenceRow | None:
+    """The picture's most recent inference, or None."""
+    return fetch_one(
+        conn, InferenceRow,
         _HEADER + " WHERE i.picture_id = %s ORDER BY i.created_at DESC, i.id DESC LIMIT 1",
         [picture_id],
-    ).fetchone()
+    )
 
 
-def list_objects(conn: Connection, inference_id: UUID) -> list[dict]:
-    """The inference's boxes in model order: {id, position, box, color, overlapping,
-    overlapping_indices, type_id, top_id, verified_id, valid, manual_detection}."""
-    return conn.execute(
+def list_objects(conn: Connection, inference_id: UUID) -> list[BoxRow]:
+    """The inference's boxes in model order."""
+    return fetch_all(
+        conn, BoxRow,
         """
-        SELECT id, position, box, color, overlapping, overlapping_indices, type_id, top_id,
-               verified_id, valid, manual_detection
+        SELECT id, inference_id, position, box, color, overlapping, overlapping_indices, top_id,
+               verified_id, valid, manual_detection, type_id
         FROM object WHERE inference_id = %s ORDER BY position
         """,
         [inference_id],
-    ).fetchall()
+    )
 
 
-def list_guesses(conn: Connection, inference_id: UUID) -> list[dict]:
-    """Every seed_obj row of the inference's boxes, by box and rank: {id, object_id,
-    seed_id, label (the catalogue's name when it names a seed), score, rank}."""
-    return conn.execute(
+def list_guesses(conn: Connection, inference_id: UUID) -> list[GuessRow]:
+    """Every guess of the inference's boxes, by box and rank."""
+    return fetch_all(
+        conn, GuessRow,
         """
         SELECT so.id, so.object_id, so.seed_id, coalesce(s.name, so.label) AS label,
                so.score, so.rank
@@ -94,4 +143,4 @@ def list_guesses(conn: Connection, inference_id: UUID) -> list[dict]:
         ORDER BY so.object_id, so.rank
         """,
         [inference_id],
-    ).fetchall()
+    )

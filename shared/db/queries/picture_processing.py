@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_one
 
 
-def find_by_blob_name(conn: Connection, blob_name: str) -> dict | None:
-    """The picture stored in `blob_name` as {id, content_type}, or None."""
-    return conn.execute(
-        "SELECT id, content_type FROM picture WHERE blob_name = %s", [blob_name]
-    ).fetchone()
+@dataclass(frozen=True)
+class BlobPicture:
+    """The picture row of a blob: what the trigger needs of it."""
+
+    id: UUID
+    content_type: str  # as stored at upload
+
+
+def find_by_blob_name(conn: Connection, blob_name: str) -> BlobPicture | None:
+    """The picture stored in `blob_name`, or None."""
+    return fetch_one(
+        conn, BlobPicture, "SELECT id, content_type FROM picture WHERE blob_name = %s", [blob_name]
+    )
 
 
 def record_processing(

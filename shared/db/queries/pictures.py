@@ -3,11 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from uuid import UUID
 
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_all, fetch_one, fetch_value, fetch_values
+
+
+@dataclass(frozen=True)
+class PictureRow:
+    """A picture with its folder's owner and its thumbnail's blob name, once the blob
+    trigger wrote it."""
+
+    id: UUID
+    picture_set_id: UUID
+    owner_id: UUID
+    blob_name: str
+    content_type: str
+    thumbnail: str | None
+
+
+@dataclass(frozen=True, slots=True)  # slots: ten thousand are made for one listing
+class ListedPicture:
+    """A picture as get-directories lists it. The ids are text, ready for JSON (parsing ten
+    thousand UUIDs only to print them again costs more than the query)."""
+
+    id: str
+    picture_set_id: str
+    is_validated: bool
+    inference_exist: bool
+    thumbnail: str | None
+
+
+@dataclass(frozen=True)
+class PictureBlob:
+    """A picture's id and blob name."""
+
+    id: UUID
+    blob_name: str
 
 
 def insert(
@@ -18,7 +54,8 @@ def insert(
     """Insert a picture row (its blob must already be written). Returns False, inserting
     nothing, when `upload_session_id` is given and a picture with the same sha256 was
     already uploaded in that session (also by a transaction that commits meanwhile)."""
-    row = conn.execute(
+    inserted = fetch_value(
+        conn,
         """
         INSERT INTO picture (id, picture_set_id, blob_name, content_type, width, height, sha256,
                              metadata, upload_session_id)
@@ -28,15 +65,15 @@ def insert(
         """,
         [picture_id, folder_id, blob_name, content_type, width, height, sha256, Jsonb(metadata or {}),
          upload_session_id],
-    ).fetchone()
-    return row is not None
+    )
+    return inserted is not None
 
 
 def uploaded_in_session(conn: Connection, session_id: UUID, sha256: str) -> bool:
     """Whether a picture with these bytes was already uploaded in the session."""
-    return conn.execute(
-        "SELECT 1 FROM picture WHERE upload_session_id = %s AND sha256 = %s", [session_id, sha256]
-    ).fetchone() is not None
+    return fetch_value(
+        conn, "SELECT 1 FROM picture WHERE upload_session_id = %s AND sha256 = %s", [session_id, sha256]
+    ) is not None
 
 
 def add_label(conn: Connection, picture_id: UUID, seed_id: UUID) -> None:
@@ -47,10 +84,10 @@ def add_label(conn: Connection, picture_id: UUID, seed_id: UUID) -> None:
     )
 
 
-def find(conn: Connection, picture_id: UUID) -> dict | None:
-    """The picture {id, picture_set_id, owner_id, blob_name, content_type, thumbnail (its
-    blob name, once the trigger wrote it)}, or None."""
-    return conn.execute(
+def find(conn: Connection, picture_id: UUID) -> PictureRow | None:
+    """The picture, or None."""
+    return fetch_one(
+        conn, PictureRow,
         """
         SELECT p.id, p.picture_set_id, ps.owner_id, p.blob_name, p.content_type,
                p.metadata->>'thumbnail' AS thumbnail
@@ -58,15 +95,13 @@ def find(conn: Connection, picture_id: UUID) -> dict | None:
         WHERE p.id = %s
         """,
         [picture_id],
-    ).fetchone()
+    )
 
 
-def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
-    """Every picture in the owner's folders as {id, picture_set_id, is_validated,
-    inference_exist, thumbnail (blob name or None)}, oldest first: one query for all
-    folders. The ids are text, ready for JSON (parsing ten thousand UUIDs only to print
-    them again costs more than the query)."""
-    return conn.execute(
+def list_for_owner(conn: Connection, owner_id: UUID) -> list[ListedPicture]:
+    """Every picture in the owner's folders, oldest first: one query for all folders."""
+    return fetch_all(
+        conn, ListedPicture,
         """
         SELECT p.id::text AS id, p.picture_set_id::text AS picture_set_id,
                EXISTS (SELECT 1 FROM picture_seed s WHERE s.picture_id = p.id) AS is_validated,
@@ -77,27 +112,28 @@ def list_for_owner(conn: Connection, owner_id: UUID) -> list[dict]:
         ORDER BY p.uploaded_at, p.id
         """,
         [owner_id],
-    ).fetchall()
+    )
 
 
 def has_validated(conn: Connection, folder_id: UUID) -> bool:
     """Whether the folder holds at least one validated picture."""
-    row = conn.execute(
+    found: bool = fetch_value(
+        conn,
         """
         SELECT EXISTS (
             SELECT 1 FROM picture p JOIN picture_seed s ON s.picture_id = p.id
             WHERE p.picture_set_id = %s
-        ) AS found
+        )
         """,
         [folder_id],
-    ).fetchone()
-    assert row is not None, "SELECT EXISTS gives one row"
-    return row["found"]
+    )
+    return found
 
 
-def list_validated(conn: Connection, folder_id: UUID) -> list[dict]:
-    """The folder's validated pictures as {id, blob_name}."""
-    return conn.execute(
+def list_validated(conn: Connection, folder_id: UUID) -> list[PictureBlob]:
+    """The folder's validated pictures."""
+    return fetch_all(
+        conn, PictureBlob,
         """
         SELECT p.id, p.blob_name FROM picture p
         WHERE p.picture_set_id = %s
@@ -105,7 +141,7 @@ def list_validated(conn: Connection, folder_id: UUID) -> list[dict]:
         ORDER BY p.id
         """,
         [folder_id],
-    ).fetchall()
+    )
 
 
 def move(conn: Connection, new_blob_names: dict[UUID, str], folder_id: UUID, audit: dict) -> set[UUID]:
@@ -114,7 +150,8 @@ def move(conn: Connection, new_blob_names: dict[UUID, str], folder_id: UUID, aud
     Their `thumbnail` goes (it is the old blob's, deleted with it): the blob trigger
     records the new blob's. Returns the ids of the pictures moved."""
     ids = list(new_blob_names)
-    rows = conn.execute(
+    moved = fetch_values(
+        conn,
         """
         UPDATE picture p
         SET picture_set_id = %(folder_id)s,
@@ -127,27 +164,24 @@ def move(conn: Connection, new_blob_names: dict[UUID, str], folder_id: UUID, aud
         """,
         {"folder_id": folder_id, "audit": Jsonb(audit), "ids": ids,
          "names": [new_blob_names[i] for i in ids]},
-    ).fetchall()
-    return {r["id"] for r in rows}
+    )
+    return set(moved)
 
 
 def delete_in_folder(conn: Connection, folder_id: UUID) -> list[str]:
     """Delete the folder's pictures (inferences, boxes and labels cascade); return their
     blob names."""
-    rows = conn.execute(
-        "DELETE FROM picture WHERE picture_set_id = %s RETURNING blob_name", [folder_id]
-    ).fetchall()
-    return [r["blob_name"] for r in rows]
+    return fetch_values(
+        conn, "DELETE FROM picture WHERE picture_set_id = %s RETURNING blob_name", [folder_id]
+    )
 
 
 def iter_blob_names(conn: Connection) -> Iterator[tuple[UUID, str]]:
     """(id, blob_name) of every picture, streamed."""
-    with conn.cursor() as cur:
-        for row in cur.stream("SELECT id, blob_name FROM picture"):
-            yield row["id"], row["blob_name"]
+    with conn.cursor(row_factory=tuple_row) as cur:
+        yield from cur.stream("SELECT id, blob_name FROM picture")
 
 
 def referenced_blob_names(conn: Connection, blob_names: list[str]) -> set[str]:
     """Those of `blob_names` that a picture row points at."""
-    rows = conn.execute("SELECT blob_name FROM picture WHERE blob_name = ANY(%s)", [blob_names]).fetchall()
-    return {r["blob_name"] for r in rows}
+    return set(fetch_values(conn, "SELECT blob_name FROM picture WHERE blob_name = ANY(%s)", [blob_names]))

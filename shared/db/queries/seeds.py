@@ -2,31 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_all, fetch_one
 
 
-def list_all(conn: Connection) -> list[dict]:
-    """Every seed as {id, name}, sorted by name."""
-    return conn.execute("SELECT id, name FROM seed ORDER BY lower(name), name").fetchall()
+@dataclass(frozen=True)
+class Seed:
+    """A seed of the catalogue."""
+
+    id: UUID
+    name: str
 
 
-def find_by_name(conn: Connection, name: str) -> dict | None:
-    """The seed named `name` (any case) as {id, name, object_type_id, data}, or None."""
-    return conn.execute(
-        "SELECT id, name, object_type_id, data FROM seed WHERE lower(name) = lower(%s)", [name]
-    ).fetchone()
+@dataclass(frozen=True)
+class SeedRecord:
+    """A seed with its record, as seed-data shows it."""
+
+    id: UUID
+    name: str
+    object_type_id: int
+    data: dict[str, Any]
 
 
-def insert_missing(conn: Connection, names: list[str]) -> list[dict]:
-    """Add the names that the catalogue lacks (any case); return every seed so named as {id, name}."""
+_RECORD = "SELECT id, name, object_type_id, data FROM seed"
+
+
+def list_all(conn: Connection) -> list[Seed]:
+    """Every seed, sorted by name."""
+    return fetch_all(conn, Seed, "SELECT id, name FROM seed ORDER BY lower(name), name")
+
+
+def find_by_name(conn: Connection, name: str) -> SeedRecord | None:
+    """The seed named `name` (any case), or None."""
+    return fetch_one(conn, SeedRecord, _RECORD + " WHERE lower(name) = lower(%s)", [name])
+
+
+def insert_missing(conn: Connection, names: list[str]) -> list[Seed]:
+    """Add the names that the catalogue lacks (any case); return every seed so named."""
     conn.execute("INSERT INTO seed (name) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [names])
-    return conn.execute(
-        "SELECT id, name FROM seed WHERE lower(name) = ANY(%s)", [[n.lower() for n in names]]
-    ).fetchall()
+    return fetch_all(conn, Seed, "SELECT id, name FROM seed WHERE lower(name) = ANY(%s)",
+                     [[n.lower() for n in names]])
 
 
-def find_by_id(conn: Connection, seed_id: UUID) -> dict | None:
-    """The seed {id, name, object_type_id, data}, or None."""
-    return conn.execute("SELECT id, name, object_type_id, data FROM seed WHERE id = %s", [seed_id]).fetchone()
+def find_by_id(conn: Connection, seed_id: UUID) -> SeedRecord | None:
+    """The seed, or None."""
+    return fetch_one(conn, SeedRecord, _RECORD + " WHERE id = %s", [seed_id])
