@@ -3,11 +3,9 @@ caller already has a folder of that name (in any case)."""
 
 import azure.functions as func
 
-from shared.http import handle
-from shared.services.folders import create_folder
+from shared.http import folders, handle
+from shared.services.folders import create_dir
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(
-        req, lambda r: [str(create_folder(r.user_id("container_name"), r.body.text("folder_name")))]
-    )
+    return handle(req, folders.new_folder, create_dir)

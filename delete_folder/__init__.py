@@ -5,9 +5,9 @@ The folder is named `delete_folder` because `del` is a Python keyword; its route
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import deletion, handle
 from shared.services.deletion import delete_folder
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: delete_folder(r.user_id("container_name"), r.body.text("folder_name")))
+    return handle(req, deletion.folder_ref, delete_folder)

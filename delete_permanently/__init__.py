@@ -3,9 +3,9 @@ pictures, validated ones too, are deleted; 400 for the default folder."""
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import deletion, handle
 from shared.services.deletion import delete_permanently
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: delete_permanently(r.user_id("container_name"), r.body.id("folder_uuid")))
+    return handle(req, deletion.folder_id, delete_permanently)

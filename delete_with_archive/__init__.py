@@ -3,9 +3,9 @@ pictures are moved to the archive user, then the folder is deleted; 400 for the 
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import deletion, handle
 from shared.services.deletion import delete_with_archive
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: delete_with_archive(r.user_id("container_name"), r.body.id("folder_uuid")))
+    return handle(req, deletion.folder_id, delete_with_archive)

@@ -4,9 +4,9 @@ stored: each entry marks a box not a seed, relabels or moves it, or adds a box t
 
 import azure.functions as func
 
-from shared.http import handle
-from shared.services.feedback import correct_boxes, parse_negative
+from shared.http import feedback, handle
+from shared.services.feedback import correct_boxes
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: correct_boxes(parse_negative(r)))
+    return handle(req, feedback.parse_negative, correct_boxes)

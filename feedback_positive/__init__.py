@@ -3,9 +3,9 @@ object as now stored: each named box is verified with its top guess."""
 
 import azure.functions as func
 
-from shared.http import handle
-from shared.services.feedback import confirm_boxes, parse_positive
+from shared.http import feedback, handle
+from shared.services.feedback import confirm_boxes
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: confirm_boxes(parse_positive(r)))
+    return handle(req, feedback.parse_positive, confirm_boxes)

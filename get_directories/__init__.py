@@ -4,9 +4,9 @@ null}]}]}, default folder first."""
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import folders, handle
 from shared.services.folders import list_directories
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: list_directories(r.user_id("container_name")))
+    return handle(req, folders.listing, list_directories)

@@ -3,9 +3,9 @@ inference object or null, "image": "data:<real content type>;base64,…", "thumb
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import handle, pictures
 from shared.services.pictures import get_picture
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: get_picture(r.user_id("container_name"), r.body.id("picture_id")))
+    return handle(req, pictures.picture_id, get_picture)

@@ -2,9 +2,9 @@
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import handle, users
 from shared.services.users import user_id
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: user_id(r.caller))
+    return handle(req, users.caller, user_id)

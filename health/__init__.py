@@ -3,8 +3,9 @@
 import azure.functions as func
 
 from shared.http import handle
+from shared.http.request import no_input
 from shared.services.health import check_health
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda _: check_health(), identify=False)
+    return handle(req, no_input, lambda _: check_health(), identify=False)

@@ -3,9 +3,9 @@
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import handle, image_checks
 from shared.services.image_checks import validate_image
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, validate_image)
+    return handle(req, image_checks.sent_image, validate_image)

@@ -4,9 +4,9 @@ API.md: the picture is run through the pipeline, then stored with its boxes."""
 
 import azure.functions as func
 
-from shared.http import handle
-from shared.services.inference import parse_request, run_inference
+from shared.http import handle, inference
+from shared.services.inference import run_inference
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: run_inference(parse_request(r)))
+    return handle(req, inference.parse_request, run_inference)

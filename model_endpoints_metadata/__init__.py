@@ -3,8 +3,9 @@
 import azure.functions as func
 
 from shared.http import handle
+from shared.http.request import no_input
 from shared.services.pipelines import pipelines_metadata
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda _: pipelines_metadata())
+    return handle(req, no_input, lambda _: pipelines_metadata())

@@ -3,17 +3,9 @@ or a name} -> {"session_id": "<picture_set_id>"}: a new folder, named after its 
 
 import azure.functions as func
 
-from shared.http import Request, handle
+from shared.http import batch, handle
 from shared.services.batch import new_batch_import
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, _new_batch_import)
-
-
-def _new_batch_import(r: Request) -> dict:
-    return new_batch_import(
-        r.user_id("container_name", "user_id"),
-        nb_pictures=r.body.integer("nb_pictures"),
-        folder_name=r.body.raw("folder_name", required=False),
-    )
+    return handle(req, batch.new_batch, new_batch_import)

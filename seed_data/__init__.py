@@ -2,9 +2,9 @@
 
 import azure.functions as func
 
-from shared.http import handle
+from shared.http import handle, seeds
 from shared.services.seeds import seed_record
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda r: seed_record(r.route("seed_name")))
+    return handle(req, seeds.seed_name, seed_record)

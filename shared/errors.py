@@ -18,6 +18,11 @@ ConfigurationError is not an AppError: a bad setting stops the app at start-up.
 from __future__ import annotations
 
 
+def megabytes(size_bytes: int) -> str:
+    """`size_bytes` in MB for a message naming a size limit: `16`, or `0.5` for a fractional one."""
+    return f"{size_bytes / (1024 * 1024):g}"
+
+
 class AppError(Exception):
     """Something went wrong."""
 

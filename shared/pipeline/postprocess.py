@@ -12,6 +12,8 @@ from shared.errors import BadRequest
 from shared.pipeline.types import Detection, FractionBox, Guess
 
 COLOR_FORMATS = ("hex", "rgb")
+# Two boxes overlap when they share this fraction of each one's area, unless /inf names another.
+DEFAULT_AREA_RATIO = 0.5
 
 # 9 strong colours, then 9 light ones; label n (0-based) takes PALETTE[n % 18], darkened
 # by _SHADE_STEP once for every full turn of the palette.

@@ -46,33 +46,49 @@ class _Archive:
     new_names: dict[UUID, str]
 
 
-def has_validated_pictures(user_id: UUID, folder_id: UUID) -> bool:
+@dataclass(frozen=True)
+class FolderId:
+    """A user's folder, by id (delete-request, delete-permanently, delete-with-archive)."""
+
+    user_id: UUID
+    folder_id: UUID
+
+
+@dataclass(frozen=True)
+class FolderRef:
+    """A user's folder, by id or by name (/del)."""
+
+    user_id: UUID
+    ref: str
+
+
+def has_validated_pictures(req: FolderId) -> bool:
     """Whether the user's folder holds validated pictures. Raises NotFound, Forbidden,
     DependencyUnavailable."""
     with connection() as conn:
-        owned_folder(conn, user_id, folder_id)
-        return pictures.has_validated(conn, folder_id)
+        owned_folder(conn, req.user_id, req.folder_id)
+        return pictures.has_validated(conn, req.folder_id)
 
 
-def delete_permanently(user_id: UUID, folder_id: UUID) -> bool:
+def delete_permanently(req: FolderId) -> bool:
     """Delete the user's folder with all its pictures, validated ones too; return True.
     Raises BadRequest (default folder), NotFound, Forbidden, DependencyUnavailable."""
-    _delete(user_id, lambda conn: owned_folder(conn, user_id, folder_id), archive=False)
+    _delete(req.user_id, lambda conn: owned_folder(conn, req.user_id, req.folder_id), archive=False)
     return True
 
 
-def delete_with_archive(user_id: UUID, folder_id: UUID) -> bool:
+def delete_with_archive(req: FolderId) -> bool:
     """Archive the validated pictures of the user's folder, then delete it; return True.
     Raises BadRequest (default folder), NotFound, Forbidden, Conflict (pictures were
     validated meanwhile: try again), DependencyUnavailable."""
-    _delete(user_id, lambda conn: owned_folder(conn, user_id, folder_id), archive=True)
+    _delete(req.user_id, lambda conn: owned_folder(conn, req.user_id, req.folder_id), archive=True)
     return True
 
 
-def delete_folder(user_id: UUID, folder_ref: str) -> list[bool]:
-    """/del: as delete_with_archive, for the folder that `folder_ref` names (an id or a
-    name); returns [True]."""
-    _delete(user_id, lambda conn: resolve_folder(conn, user_id, folder_ref), archive=True)
+def delete_folder(req: FolderRef) -> list[bool]:
+    """/del: as delete_with_archive, for the folder that `ref` names (an id or a name);
+    returns [True]."""
+    _delete(req.user_id, lambda conn: resolve_folder(conn, req.user_id, req.ref), archive=True)
     return [True]
 
 

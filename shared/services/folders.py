@@ -4,6 +4,7 @@ the rules of shared.folder_names."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from uuid import UUID
 
 from shared.db import connection
@@ -13,8 +14,22 @@ from shared.db.queries.folders import FolderRow
 from shared.db.queries.pictures import ListedPicture
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.folder_names import valid_folder_name
-from shared.http import parse_uuid
 from shared.services.thumbnails import thumbnail_url
+
+
+@dataclass(frozen=True)
+class Listing:
+    """get-directories: whose folders to list."""
+
+    user_id: UUID
+
+
+@dataclass(frozen=True)
+class NewFolder:
+    """create-dir: the folder to create, for its owner."""
+
+    user_id: UUID
+    name: str
 
 
 def _owned(row: FolderRow, user_id: UUID) -> FolderRow:
@@ -42,8 +57,8 @@ def resolve_folder(conn: Connection, user_id: UUID, ref: str, *, name: str = "fo
     if not ref:
         raise BadRequest(f"{name} is missing")
     try:
-        folder_id = parse_uuid(ref, name)
-    except BadRequest:
+        folder_id: UUID | None = uuid.UUID(ref)
+    except ValueError:
         folder_id = None
     row = folders.find_by_id(conn, folder_id) if folder_id is not None else None
     if row is not None:
@@ -64,13 +79,13 @@ def _picture_entry(row: ListedPicture) -> dict:
     }
 
 
-def list_directories(user_id: UUID) -> dict:
+def list_directories(req: Listing) -> dict:
     """{"folders": [{"picture_set_id", "folder_name", "nb_pictures", "pictures"}]}, the
     default folder first, then by creation; pictures oldest first. Two queries, whatever
     the number of folders and pictures. Raises DependencyUnavailable."""
     with connection() as conn:
-        folder_rows = folders.list_for_owner(conn, user_id)
-        picture_rows = pictures.list_for_owner(conn, user_id)
+        folder_rows = folders.list_for_owner(conn, req.user_id)
+        picture_rows = pictures.list_for_owner(conn, req.user_id)
     by_folder: dict[str, list[dict]] = {str(folder.id): [] for folder in folder_rows}
     for picture in picture_rows:
         # A folder created between the two queries is not listed; neither are its pictures.
@@ -82,6 +97,11 @@ def list_directories(user_id: UUID) -> dict:
         listed.append({"picture_set_id": str(folder.id), "folder_name": folder.name,
                        "nb_pictures": len(entries), "pictures": entries})
     return {"folders": listed}
+
+
+def create_dir(req: NewFolder) -> list[str]:
+    """create-dir: [the new folder's id]. Raises as create_folder."""
+    return [str(create_folder(req.user_id, req.name))]
 
 
 def create_folder(user_id: UUID, name: str | None, *, metadata: dict | None = None) -> UUID:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import images
-from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
-from shared.http import Request, decode_data_url, megabytes
+from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, megabytes
 from shared.settings import get_settings
 
 THUMBNAIL_PX = 256
@@ -31,6 +30,14 @@ _FORMAT_NAMES = {
     "TIFF": ("tiff", "tif"),
     "WEBP": ("webp",),
 }
+
+
+@dataclass(frozen=True)
+class SentImage:
+    """A picture as a client sent it: its bytes, and the type it claims (image/jpeg…) or None."""
+
+    data: bytes
+    claimed_type: str | None
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,10 @@ def check_image(data: bytes, *, claimed_type: str | None) -> CheckedImage:
     return _decode(data)
 
 
-def validate_image(request: Request) -> list[str]:
-    """POST /api/image-validation: ["<sha256 hex of the bytes>"] when the body's `image`
-    data URL follows every rule. Keeps nothing. Raises the error of the first rule broken."""
-    url = decode_data_url(request.body.raw("image"))
-    return [check_image(url.data, claimed_type=url.claimed_type).decoded.sha256]
+def validate_image(image: SentImage) -> list[str]:
+    """POST /api/image-validation: ["<sha256 hex of the bytes>"] when `image` follows every
+    rule. Keeps nothing. Raises the error of the first rule broken."""
+    return [check_image(image.data, claimed_type=image.claimed_type).decoded.sha256]
 
 
 def inspect_image(data: bytes, *, claimed_type: str | None) -> Inspection:

@@ -12,69 +12,26 @@ from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, inferences, pictures, pipelines
 from shared.db.queries.inferences import BoxRow, GuessRow
-from shared.errors import BadRequest, NotFound, UnsupportedMediaType
-from shared.folder_names import DEFAULT_FOLDER
-from shared.http import Body, DataUrl, Request, decode_data_url
+from shared.errors import NotFound, UnsupportedMediaType
 from shared.pictures import NewPicture, stored_picture
-from shared.pipeline.postprocess import (
-    Box,
-    check_color_format,
-    label_colors,
-    label_occurrence,
-    postprocess,
-)
+from shared.pipeline.postprocess import Box, label_colors, label_occurrence, postprocess
 from shared.pipeline.runner import PipelineRun, run_pipeline
 from shared.services.catalogue import resolve_labels
 from shared.services.folders import resolve_folder
 from shared.services.inference_view import load_inference
 from shared.settings import get_settings
 
-DEFAULT_AREA_RATIO = 0.5
-
 
 @dataclass(frozen=True)
 class InferenceRequest:
-    """The body of POST /api/inf, checked."""
+    """POST /api/inf: the picture to run through a pipeline, and where to store it."""
 
     user_id: UUID
     pipeline_name: str | None  # None: the default pipeline
-    image: DataUrl
+    image: bytes
     folder_ref: str  # a folder id or the name of one of the user's folders
-    area_ratio: float
-    color_format: str
-
-
-def parse_request(request: Request) -> InferenceRequest:
-    """The checked body of an inference request, for the caller it names.
-
-    `imageDims` must be two positive numbers, but boxes are always given in pixels of
-    the picture as decoded (upright), whatever size the client believes it has.
-    Raises BadRequest, PayloadTooLarge, Unauthorized, Forbidden, NotFound.
-    """
-    user_id = request.user_id("container_name", "user_id")
-    body = request.body
-    _check_dims(body)
-    area_ratio = body.number("area_ratio", required=False)
-    if area_ratio is None:
-        area_ratio = DEFAULT_AREA_RATIO
-    elif not 0 < area_ratio <= 1:
-        raise BadRequest("area_ratio must be more than 0 and at most 1")
-    return InferenceRequest(
-        user_id=user_id,
-        pipeline_name=body.text("model_name", required=False, max_length=200) or None,
-        image=decode_data_url(body.raw("image")),
-        folder_ref=body.text("folder_name", required=False, max_length=200) or DEFAULT_FOLDER,
-        area_ratio=area_ratio,
-        color_format=check_color_format(body.text("color_format", required=False, max_length=20)),
-    )
-
-
-def _check_dims(body: Body) -> None:
-    dims = body.items("imageDims")
-    if len(dims) != 2 or not all(
-        isinstance(d, int | float) and not isinstance(d, bool) and 0 < d < float("inf") for d in dims
-    ):
-        raise BadRequest("imageDims must be two positive numbers: [width, height]")
+    area_ratio: float  # in (0, 1]
+    color_format: str  # of postprocess.COLOR_FORMATS
 
 
 def run_inference(req: InferenceRequest) -> dict:
@@ -92,12 +49,12 @@ def run_inference(req: InferenceRequest) -> dict:
         if req.pipeline_name is None:
             raise NotFound("no default pipeline is registered: import one, or name a model_name")
         raise NotFound(f"no pipeline named {req.pipeline_name!r}")
-    picture = images.decode(req.image.data, max_pixels=settings.max_image_pixels)
+    picture = images.decode(req.image, max_pixels=settings.max_image_pixels)
     if picture.extension not in settings.valid_extensions:
         raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
     # The blob uploads while the models run (with no database connection held); a model
     # failure deletes it again, and rows are written only once both are done.
-    with stored_picture(req.user_id, folder_id, req.image.data, extension=picture.extension,
+    with stored_picture(req.user_id, folder_id, req.image, extension=picture.extension,
                         content_type=picture.content_type, in_background=True) as new:
         run = run_pipeline(pipeline, picture)
         boxes = postprocess(run.detections, width=picture.width, height=picture.height,

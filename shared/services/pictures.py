@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from uuid import UUID
 
 from shared import storage
@@ -14,7 +15,15 @@ from shared.services.thumbnails import thumbnail_url
 from shared.settings import get_settings
 
 
-def get_picture(user_id: UUID, picture_id: UUID) -> dict:
+@dataclass(frozen=True)
+class PictureId:
+    """get-picture: a user's picture."""
+
+    user_id: UUID
+    picture_id: UUID
+
+
+def get_picture(req: PictureId) -> dict:
     """{"picture_id", "inference": the latest inference object or None, "image": a data URL
     with the picture's real content type, "thumbnail": its URL or None (thumbnails.py)}.
 
@@ -22,16 +31,16 @@ def get_picture(user_id: UUID, picture_id: UUID) -> dict:
     DependencyUnavailable.
     """
     with connection() as conn:
-        row = pictures.find(conn, picture_id)
+        row = pictures.find(conn, req.picture_id)
         if row is None:
             raise NotFound("no such picture")
-        if row.owner_id != user_id:
+        if row.owner_id != req.user_id:
             raise Forbidden("this picture is not yours")
-        inference = load_latest_for_picture(conn, picture_id)
+        inference = load_latest_for_picture(conn, req.picture_id)
     # Read after the transaction, so that no connection is held during the download.
     data = storage.download(get_settings().pictures_container, row.blob_name)
     return {
-        "picture_id": str(picture_id),
+        "picture_id": str(req.picture_id),
         "inference": inference,
         "image": f"data:{row.content_type};base64,{base64.b64encode(data).decode()}",
         "thumbnail": thumbnail_url(row.thumbnail),

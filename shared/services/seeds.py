@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from shared.db import connection
 from shared.db.queries import seeds
 from shared.errors import BadRequest, NotFound
@@ -14,9 +16,16 @@ def list_seeds() -> dict:
     return {"seeds": [{"seed_id": str(r.id), "seed_name": r.name} for r in rows]}
 
 
-def seed_record(name: str) -> dict:
-    """The record of the seed named `name`. Raises BadRequest, NotFound."""
-    name = name.strip()
+@dataclass(frozen=True)
+class SeedName:
+    """seed-data: the seed's name as the route gives it."""
+
+    name: str
+
+
+def seed_record(req: SeedName) -> dict:
+    """The record of the seed named `req.name`. Raises BadRequest, NotFound."""
+    name = req.name.strip()
     if not name or len(name) > 200:
         raise BadRequest("seed_name is missing or too long")
     with connection() as conn:

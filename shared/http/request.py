@@ -1,45 +1,24 @@
-"""The HTTP edge: typed access to JSON bodies and data URLs, and `handle`, which
-turns a service's result or AppError into the response of the API contract."""
+"""Reading a request: its JSON object body with typed getters, data URLs, route
+parameters and the caller, each computed once and only when asked for."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import logging
 import re
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal, overload
-from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from shared.errors import AppError, BadRequest, ConfigurationError, PayloadTooLarge
+from shared.errors import BadRequest, PayloadTooLarge, megabytes
 from shared.identity import Caller, acting_user, resolve_caller
+from shared.services.image_checks import SentImage
 from shared.settings import get_settings
-
-log = logging.getLogger("nachet.request")
-
-# Every setting is read and validated when a function loads, so that a bad deployment
-# fails at start-up naming each bad setting, not in the middle of a request.
-get_settings()
 
 _MISSING = object()
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*);base64,", re.I)
-
-
-def json_response(value: object, *, status: int = 200) -> func.HttpResponse:
-    """`value` as a JSON response; NaN and infinities are refused, not sent."""
-    body = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    return func.HttpResponse(body, status_code=status, mimetype="application/json", charset="utf-8")
-
-
-def error_response(status: int, message: str) -> func.HttpResponse:
-    """The contract's error: a non-200 status and a JSON array holding one string."""
-    return json_response([message], status=status)
 
 
 class Body:
@@ -164,11 +143,6 @@ class Body:
         return value
 
 
-def megabytes(size_bytes: int) -> str:
-    """`size_bytes` in MB for a message: `16`, or `0.5` for a fractional limit."""
-    return f"{size_bytes / (1024 * 1024):g}"
-
-
 def storable_text(value: str, name: str) -> str:
     """`value`, if PostgreSQL can store it: no NUL character, no lone surrogate (which
     JSON can carry but UTF-8 cannot). Raises BadRequest naming `name`."""
@@ -189,16 +163,9 @@ def parse_uuid(value: str, name: str) -> uuid.UUID:
         raise BadRequest(f"{name} is not a valid id") from None
 
 
-@dataclass(frozen=True)
-class DataUrl:
-    """A decoded data URL: the type its header claims, and the bytes."""
-
-    claimed_type: str | None
-    data: bytes
-
-
-def decode_data_url(value: object, name: str = "image") -> DataUrl:
-    """Decode `data:<type>;base64,<payload>`. Raises BadRequest, PayloadTooLarge."""
+def decode_data_url(value: object, name: str = "image") -> SentImage:
+    """Decode `data:<type>;base64,<payload>`: the bytes, and the type its header claims.
+    Raises BadRequest, PayloadTooLarge."""
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{name} must be a data URL (data:image/…;base64,…)")
     match = _DATA_URL.match(value[:200])
@@ -215,7 +182,7 @@ def decode_data_url(value: object, name: str = "image") -> DataUrl:
     if not data:
         raise BadRequest(f"{name} is empty")
     claimed = match.group("type")
-    return DataUrl(claimed.lower() if claimed else None, data)
+    return SentImage(data, claimed.lower() if claimed else None)
 
 
 class Request:
@@ -278,42 +245,6 @@ class Request:
         return self.known_user_id
 
 
-def _route(req: func.HttpRequest) -> str:
-    """The request's path, which names its function (no query string: it may carry user text)."""
-    return urlsplit(req.url).path
-
-
-def handle(
-    req: func.HttpRequest, action: Callable[[Request], object], *, identify: bool = True
-) -> func.HttpResponse:
-    """Run `action` for `req` and render its result as a 200 JSON response.
-
-    With `identify`, the caller must be known before anything else is looked at
-    (outside local mode, where identity comes from the platform). The only
-    catch-all of the app: an AppError is answered with its status and message,
-    anything else is logged and answered 500 without details.
-    """
-    started = time.perf_counter()
-    request = Request(req)
-    try:
-        limit = get_settings().max_content_bytes
-        # Every route, whether or not it reads the body: nothing oversized gets further.
-        if len(req.get_body() or b"") > limit:
-            raise PayloadTooLarge(f"the request body is larger than {megabytes(limit)} MB")
-        if identify and not get_settings().local_mode:
-            request.caller  # noqa: B018 - resolves the caller, or raises 401
-        response = json_response(action(request))
-    except AppError as exc:
-        response = error_response(exc.status, exc.message)
-    except ConfigurationError as exc:
-        log.error("%s", exc)
-        response = error_response(500, "the app is misconfigured; see its log")
-    except Exception:
-        log.exception("unhandled error in %s %s", req.method, _route(req))
-        response = error_response(500, "internal error")
-    log.info(
-        "%s %s %d %.0fms user=%s",
-        req.method, _route(req), response.status_code,
-        (time.perf_counter() - started) * 1000, request.known_user_id or "-",
-    )
-    return response
+def no_input(request: Request) -> None:
+    """The parse of a route that takes no input: it looks at nothing."""
+    return None

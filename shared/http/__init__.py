@@ -1,0 +1,81 @@
+"""The HTTP edge. A function's main is `handle(req, parse, action)`: `parse` (a module of
+this package per area) turns the request into the typed input of `action`, a service
+function that knows nothing of HTTP; handle renders its result, or the AppError raised,
+as the response of the API contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from shared.errors import AppError, ConfigurationError, PayloadTooLarge, megabytes
+from shared.http.request import Request
+from shared.settings import get_settings
+
+log = logging.getLogger("nachet.request")
+
+# Every setting is read and validated when a function loads, so that a bad deployment
+# fails at start-up naming each bad setting, not in the middle of a request.
+get_settings()
+
+Input = TypeVar("Input")
+
+
+def json_response(value: object, *, status: int = 200) -> func.HttpResponse:
+    """`value` as a JSON response; NaN and infinities are refused, not sent."""
+    body = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return func.HttpResponse(body, status_code=status, mimetype="application/json", charset="utf-8")
+
+
+def error_response(status: int, message: str) -> func.HttpResponse:
+    """The contract's error: a non-200 status and a JSON array holding one string."""
+    return json_response([message], status=status)
+
+
+def _route(req: func.HttpRequest) -> str:
+    """The request's path, which names its function (no query string: it may carry user text)."""
+    return urlsplit(req.url).path
+
+
+def handle(
+    req: func.HttpRequest, parse: Callable[[Request], Input], action: Callable[[Input], object], *,
+    identify: bool = True,
+) -> func.HttpResponse:
+    """Run `action` on what `parse` makes of `req`, and render its result as a 200 JSON
+    response.
+
+    With `identify`, the caller must be known before anything else is looked at
+    (outside local mode, where identity comes from the platform). The only
+    catch-all of the app: an AppError is answered with its status and message,
+    anything else is logged and answered 500 without details.
+    """
+    started = time.perf_counter()
+    request = Request(req)
+    try:
+        limit = get_settings().max_content_bytes
+        # Every route, whether or not it reads the body: nothing oversized gets further.
+        if len(req.get_body() or b"") > limit:
+            raise PayloadTooLarge(f"the request body is larger than {megabytes(limit)} MB")
+        if identify and not get_settings().local_mode:
+            request.caller  # noqa: B018 - resolves the caller, or raises 401
+        response = json_response(action(parse(request)))
+    except AppError as exc:
+        response = error_response(exc.status, exc.message)
+    except ConfigurationError as exc:
+        log.error("%s", exc)
+        response = error_response(500, "the app is misconfigured; see its log")
+    except Exception:
+        log.exception("unhandled error in %s %s", req.method, _route(req))
+        response = error_response(500, "internal error")
+    log.info(
+        "%s %s %d %.0fms user=%s",
+        req.method, _route(req), response.status_code,
+        (time.perf_counter() - started) * 1000, request.known_user_id or "-",
+    )
+    return response
