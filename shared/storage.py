@@ -101,10 +101,19 @@ def upload(container_name: str, blob_name: str, data: bytes, *, content_type: st
     """Write the blob, replacing any blob of that name. Raises DependencyUnavailable."""
     from azure.storage.blob import ContentSettings
 
+    content = ContentSettings(content_type=content_type)
+
+    def put() -> None:
+        container(container_name).upload_blob(blob_name, data, overwrite=True, content_settings=content)
+
     with _translated(f"blob {blob_name}"):
-        container(container_name).upload_blob(
-            blob_name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
-        )
+        try:
+            put()
+        except ResourceNotFoundError:
+            # The container is gone since this process made it (deleted by an operator, lost
+            # by the storage): made again, or every upload would fail until a restart.
+            _ready_containers.discard(container_name)
+            put()
 
 
 def download(container_name: str, blob_name: str) -> bytes:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-import pgserver
 import pytest
 
-from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
+from devhost.services import azurite_connection_string, free_port, start_azurite, stop
 from shared import settings
 from tests.conftest import ROOT, Client, assert_error
-
-
-def stop_postgres(server) -> None:
-    """Stop the server abruptly, as a crash or a failover would."""
-    pgserver.pg_ctl(["-w", "stop", "-m", "immediate"], pgdata=server.pgdata, user=server.system_user)
+from tests.support.faults import own_postgres as postgres_of_its_own
+from tests.support.faults import stop_postgres
 
 
 def test_health_ok(app):
@@ -27,15 +23,11 @@ def test_health_ok(app):
 @pytest.fixture
 def own_postgres(app, scratch, monkeypatch):
     """A PostgreSQL of this test's own, so that it can be stopped and started."""
-    server = start_postgres(scratch / f"pg-{uuid.uuid4().hex[:8]}")
-    monkeypatch.setenv("NACHET_DB_URL", server.get_uri())
-    settings.reset()
-    yield server
-    settings.reset()
-    # pgserver's cleanup races the exit of a server stopped mid-test (it signals a postmaster
-    # that is just gone): hand it a running server, which it stops cleanly.
-    server.ensure_postgres_running()
-    server.cleanup()
+    with postgres_of_its_own(scratch / f"pg-{uuid.uuid4().hex[:8]}") as server:
+        monkeypatch.setenv("NACHET_DB_URL", server.get_uri())
+        settings.reset()
+        yield server
+        settings.reset()
 
 
 def test_database_down_is_503_and_recovers(app, own_postgres):
