@@ -30,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
     Raises DefinitionError (every problem of the definition), ConfigurationError (a
     setting that reading it needs is not set), DependencyUnavailable.
     """
-    from shared.pipeline.blob_definitions import read_definition_blob
-    from shared.pipeline.definitions import read_definition_file
+    from shared.pipeline.definition_sources import read_definition_blob, read_definition_file
     from shared.services.pipelines import import_definition
 
     definition = read_definition_blob() if args.blob else read_definition_file(args.file)

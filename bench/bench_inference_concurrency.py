@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=int, default=100)
     args = parser.parse_args()
 
+    from cryptography.fernet import Fernet
+
     from bench.app_host import median_s, running_app
     from shared import settings
     from shared.db import connection
@@ -66,6 +68,8 @@ def main() -> None:
     models.detector(boxes=[box(f.top_x, f.top_y, f.bottom_x, f.bottom_y) for f in fractions])
     models.classifier(delay_s=args.delay_ms / 1000)
     os.environ[KEY_SETTING] = "bench-key"
+    # The endpoints rest encrypted under this key.
+    os.environ["NACHET_BLOB_PIPELINE_DECRYPTION_KEY"] = Fernet.generate_key().decode()
 
     def with_in_flight(limit: int) -> None:
         os.environ["NACHET_MODEL_MAX_IN_FLIGHT"] = str(limit)

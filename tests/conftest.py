@@ -258,8 +258,13 @@ MODEL_KEY_SETTING = "NACHET_TEST_MODEL_KEY"
 @pytest.fixture
 def remote(app: App, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> ModelServer:
     """A default pipeline `remote`: detector then classifier, on the model server."""
-    from shared import settings
+    from cryptography.fernet import Fernet
 
+    from shared import settings
+    from shared.pipeline.encryption import encrypt
+
+    endpoints_key = Fernet.generate_key().decode()  # the endpoints rest encrypted under it
+    monkeypatch.setenv("NACHET_BLOB_PIPELINE_DECRYPTION_KEY", endpoints_key)
     monkeypatch.setenv(MODEL_KEY_SETTING, "key-for-tests")
     settings.reset()
     app.sql("UPDATE pipeline SET is_default = false")
@@ -270,10 +275,10 @@ def remote(app: App, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch)
         ("classifier", "azureml-classifier", "classification", "application/octet-stream"),
     ]):
         model_id = app.sql(
-            "INSERT INTO model (name, type, task, endpoint, api_key_setting, deployment, content_type,"
-            " version) VALUES (%s, %s, %s, %s, %s, %s, %s, '4') RETURNING id",
-            [name, kind, task, f"{model_server.base_url}/{name}/score", MODEL_KEY_SETTING, name,
-             content_type],
+            "INSERT INTO model (name, type, task, endpoint_encrypted, api_key_setting, deployment,"
+            " content_type, version) VALUES (%s, %s, %s, %s, %s, %s, %s, '4') RETURNING id",
+            [name, kind, task, encrypt(f"{model_server.base_url}/{name}/score", endpoints_key),
+             MODEL_KEY_SETTING, name, content_type],
         )[0][0]
         app.sql("INSERT INTO pipeline_model VALUES (%s, %s, %s)", [pipeline, model_id, position])
     return model_server

@@ -5,19 +5,36 @@ writes, idempotence, new versions, refusals; then the pipelines as the client se
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 from shared import settings
 from shared.db import connection
+from shared.db import migrate as migrations
 from shared.db.queries import pipelines
+from shared.errors import ConfigurationError
 from tests.conftest import assert_error
 from tests.support.inference import body, nothing_stored, sample_url
 from tests.support.model_server import box
 
 KEY_SETTING = "NACHET_TEST_MODEL_KEY"
+ENDPOINTS_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def endpoints_key(app, monkeypatch):
+    """The key that endpoints rest encrypted under."""
+    monkeypatch.setenv("NACHET_BLOB_PIPELINE_DECRYPTION_KEY", ENDPOINTS_KEY)
+    settings.reset()
+
+
+def decrypted(token: str) -> str:
+    return Fernet(ENDPOINTS_KEY).decrypt(token.encode()).decode()
 
 
 def definition(detector_url: str = "https://detector.example.org/score",
@@ -62,10 +79,12 @@ def test_import_writes_pipelines_and_models(app, run_command, tmp_path):
     # The built-in pipeline that the app registers is replaced, kept inactive.
     assert app.sql("SELECT active, is_default FROM pipeline WHERE name = 'seed-detector-builtin'") == [
         (False, False)]
-    assert app.sql("SELECT name, endpoint, api_key_setting, api_key_encrypted, deployment, content_type,"
-                   " data FROM model WHERE active AND name = 'swin-1'") == [
-        ("swin-1", "https://swin.example.org/score", KEY_SETTING, None, "swin-dep",
-         "application/octet-stream", {})]
+    [(token, *rest)] = app.sql("SELECT endpoint_encrypted, name, api_key_setting, api_key_encrypted,"
+                               " deployment, content_type, data FROM model WHERE active AND name = 'swin-1'")
+    assert rest == ["swin-1", KEY_SETTING, None, "swin-dep", "application/octet-stream", {}]
+    # The endpoint rests encrypted under NACHET_BLOB_PIPELINE_DECRYPTION_KEY.
+    assert "example.org" not in token and decrypted(token) == "https://swin.example.org/score"
+    assert app.sql("SELECT endpoint_encrypted FROM model WHERE active AND name = 'builtin'") == [(None,)]
     with connection() as conn:
         spec = pipelines.load(conn, None)
     assert spec.name == "seed-detector-swin"
@@ -158,7 +177,7 @@ def test_check_only_validates(app, run_command, tmp_path):
 def test_concurrent_imports_leave_one_active_definition(app, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from shared.pipeline.definitions import read_definition_file
+    from shared.pipeline.definition_sources import read_definition_file
     from shared.services.pipelines import import_definition
 
     files = [read_definition_file(write(tmp_path, definition(version=str(v)), f"v{v}.yaml"))
@@ -214,3 +233,76 @@ def test_hanging_imported_detector_is_504_and_stores_nothing(app, client, import
     user = client.user_id()
     assert_error(client.post("inf", body(user, sample_url())), 504, "seed-detector-1")
     nothing_stored(app)
+
+
+def test_an_endpoint_without_the_key_to_encrypt_it_is_refused_and_nothing_written(
+        app, run_command, tmp_path, monkeypatch):
+    monkeypatch.delenv("NACHET_BLOB_PIPELINE_DECRYPTION_KEY")
+    settings.reset()
+    before = app.sql("SELECT id, active, is_default FROM pipeline ORDER BY id")
+    code, out, err = run_command("import-pipelines", str(write(tmp_path, definition())))
+    assert code == 1 and out == ""
+    assert "NACHET_BLOB_PIPELINE_DECRYPTION_KEY is not set: endpoints rest encrypted under it " \
+           "(seed-detector-1, swin-1 of" in err
+    assert "Fernet.generate_key()" in err and "example.org" not in err
+    assert app.sql("SELECT id, active, is_default FROM pipeline ORDER BY id") == before
+    assert app.sql("SELECT count(*) FROM pipeline_definition") == [(0,)]
+    # Models that run in process have no endpoint: no key needed.
+    raw = definition()
+    raw["models"] = raw["models"][2:]
+    raw["pipelines"] = [p | {"default": True} for p in raw["pipelines"][:1]]
+    assert run_command("import-pipelines", str(write(tmp_path, raw)))[0] == 0
+
+
+@pytest.fixture
+def database_at_version_5(services, monkeypatch):
+    """A database migrated up to migration 5, before endpoints were encrypted."""
+    name = f"v5_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    url = services.db_url(name)
+    files = migrations.migration_files()
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "migration_files", lambda: files[:5])
+        assert migrations.migrate(url, "nachet") == [1, 2, 3, 4, 5]
+    yield url
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _clear_models(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""INSERT INTO nachet.model
+                            (name, type, task, endpoint, api_key_setting, version, active)
+                        VALUES ('det', 'azureml-seed-detector', 'object-detection',
+                                'https://det.example.org/score', 'NACHET_KEY_DET', '1', true),
+                               ('old-det', 'azureml-seed-detector', 'object-detection',
+                                'https://old.example.org/score', 'NACHET_KEY_DET', '1', false)""")
+
+
+def test_migration_6_encrypts_the_endpoints_stored_in_clear(app, database_at_version_5):
+    _clear_models(database_at_version_5)
+    applied = migrations.migrate(database_at_version_5, "nachet")
+    assert applied == list(range(6, len(migrations.migration_files()) + 1))
+    with psycopg.connect(database_at_version_5) as conn:
+        rows = dict(conn.execute("SELECT name, endpoint_encrypted FROM nachet.model"
+                                 " WHERE endpoint_encrypted IS NOT NULL").fetchall())
+        whole = conn.execute("SELECT string_agg(m::text, ' ') FROM nachet.model m").fetchone()[0]
+    assert {name: decrypted(token) for name, token in rows.items()} == {
+        "det": "https://det.example.org/score", "old-det": "https://old.example.org/score"}
+    assert "example.org" not in whole
+
+
+def test_migration_6_without_the_key_is_refused_naming_it_and_applies_nothing(
+        app, database_at_version_5, monkeypatch):
+    _clear_models(database_at_version_5)
+    monkeypatch.delenv("NACHET_BLOB_PIPELINE_DECRYPTION_KEY")
+    settings.reset()
+    with pytest.raises(ConfigurationError, match=r"NACHET_BLOB_PIPELINE_DECRYPTION_KEY is not set: "
+                                                 r"migration 0006 encrypts the model endpoints stored "
+                                                 r"in clear \(det, old-det\)"):
+        migrations.migrate(database_at_version_5, "nachet")
+    with psycopg.connect(database_at_version_5) as conn:
+        assert conn.execute("SELECT max(version) FROM nachet.schema_version").fetchone() == (5,)
+        assert conn.execute("SELECT count(*) FROM nachet.model WHERE endpoint LIKE 'https://%'"
+                            ).fetchone() == (2,)

@@ -4,21 +4,26 @@ what is sent, how answers are read, bounded concurrency, retries, timeouts and f
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import logging
 import uuid
 
 import pytest
+from cryptography.fernet import Fernet
 from PIL import Image
 
 from shared import settings
 from shared.errors import ModelEndpointFailed, ModelEndpointTimeout
 from shared.images import DecodedImage, decode
 from shared.pipeline.adapters import get_adapter
+from shared.pipeline.encryption import encrypt
 from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
 from tests.support.model_server import Reply, box
 
 KEY = "test-key-0f3e9a"
+# The key that the endpoints rest encrypted under (NACHET_BLOB_PIPELINE_DECRYPTION_KEY).
+ENDPOINT_KEY = Fernet.generate_key().decode()
 # 20 squares on a grey background, each its own colour: a crop tells which box it is.
 COLOURS = [(20 + 11 * i, 240 - 9 * i, (60 * i) % 256) for i in range(20)]
 CELL, SIDE = 40, 24  # each square sits in a CELL x CELL cell, SIDE pixels wide
@@ -34,6 +39,7 @@ def env(monkeypatch):
         "NACHET_MODEL_READ_TIMEOUT_S": "5",
         "NACHET_MODEL_MAX_IN_FLIGHT": "4",
         "NACHET_TEST_MODEL_KEY": KEY,
+        "NACHET_BLOB_PIPELINE_DECRYPTION_KEY": ENDPOINT_KEY,
     }.items():
         monkeypatch.setenv(key, value)
     settings.reset()
@@ -52,7 +58,7 @@ def model(url: str, kind: str = "azureml-classifier", **extra) -> ModelSpec:
     return ModelSpec(
         id=uuid.uuid4(), name=extra.pop("name", f"{kind}-model"), type=kind,
         task="object-detection" if remote_detector else "classification", version="3",
-        endpoint=url, deployment=extra.pop("deployment", "deploy-7"),
+        endpoint_encrypted=encrypt(url, ENDPOINT_KEY), deployment=extra.pop("deployment", "deploy-7"),
         content_type="application/json" if remote_detector else "application/octet-stream",
         api_key_setting=extra.pop("api_key_setting", "NACHET_TEST_MODEL_KEY"), **extra,
     )
@@ -214,6 +220,23 @@ def test_filter_classifies_only_the_listed_labels(model_server):
     assert len(model_server.calls("classifier")) == 7
 
 
+def test_filter_matches_labels_by_species_whatever_their_catalogue_number(model_server):
+    url = model_server.classifier(answer=lambda call: [{"label": "013 Ambrosia trifida", "score": 0.7}])
+    picture = squares_picture()
+    labels = ["012 Ambrosia artemisiifolia", "Ambrosia psilostachya", "020 Brassica napus", "seed"]
+    detections = [Detection(d.box, (Guess(label, 0.8),))
+                  for d, label in zip(square_detections(picture), labels, strict=False)]
+    # The current backend's filter lists labels as its ensemble's first model answers them.
+    spec = model(url, "azureml-classifier-filter",
+                 labels=("012 Ambrosia artemisiifolia", "014 ambrosia PSILOSTACHYA"))
+
+    found = get_adapter("azureml-classifier-filter")(spec, picture, detections)
+
+    assert [d.guesses[0].label for d in found] == [
+        "013 Ambrosia trifida", "013 Ambrosia trifida", "020 Brassica napus", "seed"]
+    assert len(model_server.calls("classifier")) == 2
+
+
 def test_no_detection_means_no_call(model_server):
     url = model_server.classifier()
     assert get_adapter("azureml-classifier")(model(url), squares_picture(), []) == []
@@ -299,12 +322,37 @@ def test_missing_key_setting_is_502_naming_it(model_server, monkeypatch):
     assert model_server.calls("classifier") == []
 
 
-def test_keys_and_image_bytes_stay_out_of_the_log(model_server, caplog):
+def test_keys_endpoints_and_image_bytes_stay_out_of_the_log(model_server, caplog):
     url = model_server.classifier(answer=lambda call: Reply(401, b'{"error": "bad key"}'))
     picture = squares_picture()
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(ModelEndpointFailed, match="HTTP 401"):
+    with pytest.raises(ModelEndpointFailed, match="HTTP 401") as caught:
         get_adapter("azureml-classifier")(model(url), picture, square_detections(picture)[:1])
     sent = model_server.calls("classifier")[0].body.decode()
     assert caplog.records, "the failure is logged"
     assert KEY not in caplog.text and sent[:40] not in caplog.text
+    assert model_server.base_url not in caplog.text and model_server.base_url not in caught.value.message
+
+
+@pytest.mark.parametrize("what", ["endpoint", "key"])
+def test_an_endpoint_or_key_that_does_not_decrypt_is_502_naming_the_model_and_calls_nothing(
+        model_server, monkeypatch, what):
+    url = model_server.classifier()
+    spec = model(url, name="swin", api_key_setting=None, api_key_encrypted=encrypt(KEY, ENDPOINT_KEY))
+    use(monkeypatch, NACHET_BLOB_PIPELINE_DECRYPTION_KEY=Fernet.generate_key().decode())
+    if what == "key":  # the endpoint under the new key, the key still under the old one
+        spec = dataclasses.replace(spec, endpoint_encrypted=encrypt(
+            url, settings.get_settings().blob_pipeline_decryption_key))
+    picture = squares_picture()
+    with pytest.raises(ModelEndpointFailed, match=f"model swin: its encrypted {what} does not decrypt"):
+        get_adapter("azureml-classifier")(spec, picture, square_detections(picture)[:1])
+    assert model_server.calls("classifier") == []
+
+
+def test_encrypted_endpoint_and_key_are_decrypted_for_the_call(model_server):
+    url = model_server.classifier()
+    spec = model(url, name="swin", api_key_setting=None, api_key_encrypted=encrypt(KEY, ENDPOINT_KEY))
+    assert url not in repr(spec)
+    picture = squares_picture()
+    get_adapter("azureml-classifier")(spec, picture, square_detections(picture)[:1])
+    assert model_server.calls("classifier")[0].headers["authorization"] == f"Bearer {KEY}"

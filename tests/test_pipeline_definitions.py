@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.pipeline.definitions import DefinitionError, is_loopback, parse_definition, read_definition_file
+from shared.pipeline.definition_sources import read_definition_file
+from shared.pipeline.definitions import DefinitionError, is_loopback, parse_definition
 
 EXAMPLE_YAML = """\
 version: "0.1.4"

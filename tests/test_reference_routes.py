@@ -47,7 +47,7 @@ def test_seed_data_shows_stored_record(app, client):
 
 
 def test_metadata_lists_active_pipelines_without_endpoints_or_keys(app, client):
-    app.sql("""INSERT INTO model (name, type, task, endpoint, api_key_setting, version)
+    app.sql("""INSERT INTO model (name, type, task, endpoint_encrypted, api_key_setting, version)
                VALUES ('det-1', 'azureml-seed-detector', 'object-detection', 'https://secret.example/score',
                        'NACHET_KEY_DET', '1'),
                       ('cls-1', 'azureml-classifier', 'classification', 'https://secret.example/cls',

@@ -1,5 +1,9 @@
 """Applies the numbered SQL migrations in shared/db/migrations, each once, in order.
 
+A migration that needs the app (a setting, such as a key that SQL cannot read) adds a
+Python step beside its SQL file, `NNNN_name.py` defining `run(conn)`: it runs right after
+that SQL, in the same transaction.
+
 All pending files run in one transaction and are recorded in `schema_version`; a
 transaction-scoped advisory lock keeps instances that start together from racing, and
 no session state is left behind, so it works behind PgBouncer in transaction mode.
@@ -7,8 +11,10 @@ no session state is left behind, so it works behind PgBouncer in transaction mod
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -66,7 +72,19 @@ def migrate(db_url: str, schema: str) -> list[int]:
                     )
                 continue
             conn.execute(path.read_text())
+            _run_python_step(conn, path.with_suffix(".py"))
             conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", [version, path.name])
             log.info("applied migration %s", path.name)
             applied_now.append(version)
     return applied_now
+
+
+def _run_python_step(conn: psycopg.Connection[Any], path: Path) -> None:
+    if not path.exists():
+        return
+    # Loaded from its file: a migration's name starts with its number, no module name.
+    spec = importlib.util.spec_from_file_location(f"nachet_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None, f"{path} is a Python file"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.run(conn)

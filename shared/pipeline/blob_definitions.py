@@ -1,17 +1,22 @@
 """Pipeline definitions in the format kept in Blob Storage (MODELS.md), read into the same Definition.
 
-The current Nachet backend keeps `pipelines/<NACHET_BLOB_PIPELINE_VERSION>.json` in the
-container NACHET_BLOB_PIPELINE_NAME: the top level and the pipelines as in MODELS.md's
-format (pipelines add job_name, dataset_description and accuracy), and models that name no
-adapter `type` but carry `endpoint_name`, `deployment_platform`, `job_name`,
-`dataset_description` and `accuracy`, with `endpoint` and `api_key` Fernet tokens under
-NACHET_BLOB_PIPELINE_DECRYPTION_KEY. Each entry is read into the same validated objects
-as MODELS.md's format, through the same checks:
+The current Nachet backend (ai-cfia/nachet-backend) keeps `pipelines/<version>.json`, written
+by its publishing script pipelines/pipelines_version_insertion.py: the top level and the
+pipelines as in MODELS.md's format (pipelines add job_name, dataset_description and
+accuracy), and models that name no adapter `type` but carry `endpoint_name`,
+`deployment_platform`, `job_name`, `dataset_description` and `accuracy`, with `endpoint` and
+`api_key` Fernet tokens under NACHET_BLOB_PIPELINE_DECRYPTION_KEY. Each entry is read into
+the same validated objects as MODELS.md's format, through the same checks:
 
-- the adapter is inferred from `model_name` (`_ADAPTERS_BY_NAME`); any other name is refused;
-- `endpoint` is decrypted at import and checked like any endpoint (never quoted);
-- `api_key` must decrypt to a key, but is kept as its token (`api_key_encrypted`): it is
-  decrypted again only to call the model, so no key rests in clear in the database;
+- the adapter is inferred from `model_name`, as that backend's name table
+  (model/__init__.py) chose its request function (shared.pipeline.adapters); any other
+  name is refused;
+- a filtering classifier (its ensemble's swin-15e-spp) reclassifies the species of that
+  backend's SPECIES_LIST unless the entry gives its own `labels` (the script passes
+  fields it does not know through);
+- `endpoint` and `api_key` must decrypt (the endpoint is checked like any, never quoted),
+  but are kept as their tokens: decrypted again only to call the model, so neither rests in
+  clear in the database;
 - the deployment header carries the model's name, as the current backend sends it; its
   name is `deployment_platform` when that is a header name (`azureml-model-deployment`),
   and azureml-model-deployment when it names a platform in a plain word (`azure`);
@@ -23,39 +28,33 @@ from __future__ import annotations
 
 import math
 import re
-from fnmatch import fnmatchcase
 from functools import partial
 from typing import Any
 
-from shared.errors import ConfigurationError, NotFound
-from shared.pipeline.adapters import REMOTE_TYPES
+from shared.errors import ConfigurationError
+from shared.pipeline.adapters import AdapterType, adapter_type_for_blob_name, blob_name_rule
 from shared.pipeline.definitions import (
     HEADER_VALUE,
     Definition,
-    DefinitionError,
     Entry,
     ModelDefinition,
     PipelineDefinition,
     build_model,
     build_pipeline,
     check_endpoint,
-    load_text,
     parse_definition,
+    read_labels,
 )
 from shared.pipeline.encryption import TokenError, decrypt
 from shared.pipeline.types import DEPLOYMENT_HEADER
 
-# model_name pattern (case-insensitive) -> adapter, as MODELS.md lists them
-_ADAPTERS_BY_NAME = (
-    ("seed-detector*", "azureml-seed-detector"),
-    ("*seed-detector-rcnn*", "azureml-seed-detector"),
-    ("swin*", "azureml-classifier"),
-    ("local-swin-15-spp", "azureml-classifier"),  # plain swin classifiers in the current backend
-    ("local-swin-22-spp", "azureml-classifier"),
-    ("m-14of15seeds-6seedsmag", "azureml-six-seeds"),
-    ("test", "test"),
+# SPECIES_LIST of model/torch_ensemble.py in ai-cfia/nachet-backend: the labels (as its
+# swin-27-spp answers them) that its filter, swin-15e-spp, reclassifies.
+CURRENT_BACKEND_FILTER_LABELS = (
+    "012 Ambrosia artemisiifolia",
+    "013 Ambrosia trifida",
+    "014 Ambrosia psilostachya",
 )
-_NAME_RULE = "; ".join(f"{pattern}: {kind}" for pattern, kind in _ADAPTERS_BY_NAME)
 _LEGACY_FIELDS = frozenset({"deployment_platform", "endpoint_name", "api_key"})
 _PLAIN_WORD = re.compile(r"^[A-Za-z0-9]+$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
@@ -84,46 +83,6 @@ def is_blob_format(raw: object) -> bool:
             and any(_LEGACY_FIELDS & m.keys() for m in entries))
 
 
-def read_definition_blob() -> Definition:
-    """The definition in the blob pipelines/<NACHET_BLOB_PIPELINE_VERSION>.json of the
-    container NACHET_BLOB_PIPELINE_NAME.
-
-    Raises ConfigurationError naming each of these settings that is not set,
-    DefinitionError naming the blob (no such blob, not JSON, or every problem of its
-    entries), DependencyUnavailable when the storage cannot be reached.
-    """
-    from shared import storage
-    from shared.settings import get_settings
-
-    settings = get_settings()
-    needed = {
-        "NACHET_BLOB_PIPELINE_NAME": settings.blob_pipeline_container,
-        "NACHET_BLOB_PIPELINE_VERSION": settings.blob_pipeline_version,
-        "NACHET_BLOB_PIPELINE_DECRYPTION_KEY": settings.blob_pipeline_decryption_key,
-    }
-    missing = [name for name, value in needed.items() if not value]
-    if missing:
-        raise ConfigurationError(
-            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: reading the "
-            "pipeline definition from Blob Storage needs them")
-    container, version = settings.blob_pipeline_container, settings.blob_pipeline_version
-    assert container and version  # a missing one raised ConfigurationError above
-    name = blob_name(version)
-    source = f"blob {name} of container {container}"
-    try:
-        data = storage.download(container, name)
-    except NotFound:
-        raise DefinitionError(
-            f"{source}: no such blob (NACHET_BLOB_PIPELINE_VERSION is "
-            f"{settings.blob_pipeline_version!r}, NACHET_BLOB_PIPELINE_NAME is {container!r})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DefinitionError(f"{source}: not UTF-8 text") from None
-    raw = load_text(text, source=source, is_json=True)
-    return parse_blob_definition(raw, source=source, key=settings.blob_pipeline_decryption_key)
-
-
 def parse_blob_definition(raw: object, *, source: str, key: str | None = None) -> Definition:
     """`raw`, a definition in the blob format, validated into a Definition; its tokens
     are decrypted with `key` (by default NACHET_BLOB_PIPELINE_DECRYPTION_KEY).
@@ -144,38 +103,42 @@ def parse_blob_definition(raw: object, *, source: str, key: str | None = None) -
 
 
 def _model(key: str, e: Entry) -> ModelDefinition | None:
-    kind = _adapter(e)
+    adapter = _adapter(e)
     data = _metadata(e, "endpoint_name", "job_name", "dataset_description")
-    endpoint = token = deployment = None
-    if kind in REMOTE_TYPES:
-        endpoint = check_endpoint(e, _decrypted(e, "endpoint", key)[1], secret=True)
-        token, api_key = _decrypted(e, "api_key", key)
+    endpoint = endpoint_token = key_token = deployment = None
+    if adapter is not None and adapter.remote:
+        endpoint_token, clear = _decrypted(e, "endpoint", key)
+        endpoint = check_endpoint(e, clear, secret=True)
+        key_token, api_key = _decrypted(e, "api_key", key)
         if api_key is not None and not _KEY_TEXT.match(api_key):
             e.problem("api_key", "the decrypted key is empty or not visible ASCII without spaces, "
                                  "as a Bearer token must be")
-            token = None
+            key_token = None
         header = _deployment_header(e)
         if header != DEPLOYMENT_HEADER:
             data["deployment_header"] = header
         deployment = _deployment(e, header)
-    return build_model(e, kind, endpoint=endpoint, deployment=deployment, api_key_encrypted=token,
-                       data=data)
+    if adapter is not None and adapter.takes_labels:
+        labels = read_labels(e) if e.has("labels") else CURRENT_BACKEND_FILTER_LABELS
+        data["labels"] = list(labels or ())
+    return build_model(e, adapter.name if adapter else None, endpoint=endpoint,
+                       endpoint_encrypted=endpoint_token, deployment=deployment,
+                       api_key_encrypted=key_token, data=data)
 
 
 def _pipeline(e: Entry) -> PipelineDefinition | None:
     return build_pipeline(e, data=_metadata(e, "job_name", "dataset_description"))
 
 
-def _adapter(e: Entry) -> str | None:
+def _adapter(e: Entry) -> AdapterType | None:
     name = e.raw.get("model_name")
     if not isinstance(name, str) or not name.strip():
         return None  # build_model names the problem
-    for pattern, kind in _ADAPTERS_BY_NAME:
-        if fnmatchcase(name.strip().lower(), pattern):
-            return kind
-    e.problem("model_name", f"{name!r} is not a known model: in this format the adapter comes from "
-                            f"the model's name ({_NAME_RULE})")
-    return None
+    adapter = adapter_type_for_blob_name(name)
+    if adapter is None:
+        e.problem("model_name", f"{name!r} is not a known model: in this format the adapter comes "
+                                f"from the model's name ({blob_name_rule()})")
+    return adapter
 
 
 def _decrypted(e: Entry, name: str, key: str) -> tuple[str | None, str | None]:

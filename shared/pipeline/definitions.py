@@ -1,11 +1,10 @@
-"""Pipeline definitions (MODELS.md "Definition file"): read from JSON or YAML, validated whole, typed.
+"""Pipeline definitions (MODELS.md "Definition file"): validated whole, typed.
 
-Two layers, so that another input format (the blob-kept definition) can reuse the checks:
-`read_definition_file` turns a file into a raw mapping, and `parse_definition` validates
-any raw mapping into a `Definition`, collecting every problem (file, entry, field) into
-one DefinitionError before anything is written. Another format passes its own readers of
-model and pipeline entries, built on `Entry`, `build_model` and `build_pipeline`
-(shared.pipeline.blob_definitions); `read_definition_file` recognises a file in that format.
+`parse_definition` validates a raw mapping (as read by `load_text`) into a `Definition`,
+collecting every problem (file, entry, field) into one DefinitionError before anything is
+written. Another format (the blob-kept definition, shared.pipeline.blob_definitions) passes
+its own readers of model and pipeline entries, built on `Entry`, `build_model` and
+`build_pipeline`; shared.pipeline.definition_sources picks the format of what it reads.
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import BadRequest
-from shared.pipeline.adapters import REMOTE_TYPES, adapter_types
+from shared.pipeline.adapters import ADAPTER_TYPES
+from shared.pipeline.postprocess import species_key
 
 TASKS = ("object-detection", "classification")
 _TASK_WORD = re.compile(r"[a-z0-9]+")
@@ -54,13 +53,19 @@ class DefinitionError(BadRequest):
 @dataclass(frozen=True)
 class ModelDefinition:
     """A model as the definition gives it; `data` (description, created_by, creation_date,
-    labels) goes to the model row's data."""
+    labels) goes to the model row's data.
+
+    `endpoint` is the checked URL, held here only to be encrypted when the model is stored
+    (it never rests in clear); `endpoint_encrypted` is the token that a definition gave
+    for it, stored as it is.
+    """
 
     name: str
     type: str
     task: str
     version: str
-    endpoint: str | None = None
+    endpoint: str | None = field(default=None, repr=False)
+    endpoint_encrypted: str | None = None
     deployment: str | None = None
     content_type: str | None = None
     api_key_setting: str | None = None
@@ -113,29 +118,6 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def read_definition_file(path: str | Path) -> Definition:
-    """The definition in the JSON (`.json`) or YAML (any other name) file at `path`, in
-    the format of MODELS.md or in the format kept in Blob Storage (its models have no
-    `type`, but a `deployment_platform`, `endpoint_name` or `api_key`).
-
-    Raises DefinitionError naming the file, and for each problem the entry and the field;
-    ConfigurationError when a file in the blob format needs a setting that is not set.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DefinitionError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError(f"{path}: cannot read the file: {exc}") from None
-    raw = load_text(text, source=str(path), is_json=path.suffix.lower() == ".json")
-    from shared.pipeline import blob_definitions  # here: that module builds on this one
-
-    if blob_definitions.is_blob_format(raw):
-        return blob_definitions.parse_blob_definition(raw, source=str(path))
-    return parse_definition(raw, source=str(path))
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -311,13 +293,14 @@ def parse_definition(raw: object, *, source: str,
 def _model(e: Entry) -> ModelDefinition | None:
     e.only(_MODEL_FIELDS)
     kind = e.text("type", required=True)
-    if kind is not None and kind not in adapter_types():
-        e.problem("type", f"{kind!r} is not a known adapter ({', '.join(sorted(adapter_types()))})")
+    adapter = ADAPTER_TYPES.get(kind or "")
+    if kind is not None and adapter is None:
+        e.problem("type", f"{kind!r} is not a known adapter ({', '.join(sorted(ADAPTER_TYPES))})")
     if e.has("api_key"):
         e.problem("api_key", "a key in clear is refused, as it would rest in clear in the database: "
                              "put it in an app setting and name that setting in api_key_setting")
     endpoint = setting = encrypted = deployment = None
-    if kind in REMOTE_TYPES:
+    if adapter is not None and adapter.remote:
         endpoint = check_endpoint(e, e.text("endpoint", required=True))
         setting = e.text("api_key_setting", pattern=_SETTING, secret=True,
                          hint="an app setting name in capitals like NACHET_KEY_SWIN")
@@ -328,25 +311,33 @@ def _model(e: Entry) -> ModelDefinition | None:
                                          "holds the key) and api_key_encrypted")
         deployment = e.text("deployment", required=True, pattern=HEADER_VALUE,
                             hint="a deployment name without spaces")
-    elif kind in adapter_types():
+    elif adapter is not None:
         for key in _REMOTE_FIELDS:
             if e.has(key):
                 e.problem(key, f"not used by type {kind}, which runs in process")
     labels = None
-    if kind == "azureml-classifier-filter":
-        labels = e.texts("labels", "the labels that this model reclassifies")
-        if labels is not None and len({v.casefold() for v in labels}) < len(labels):
-            e.problem("labels", "a label is listed twice")
+    if adapter is not None and adapter.takes_labels:
+        labels = read_labels(e)
     elif e.has("labels"):
-        e.problem("labels", "only azureml-classifier-filter models take labels")
+        takers = ", ".join(t.name for t in ADAPTER_TYPES.values() if t.takes_labels)
+        e.problem("labels", f"only {takers} models take labels")
     return build_model(e, kind, endpoint=endpoint, deployment=deployment, api_key_setting=setting,
                        api_key_encrypted=encrypted,
                        data={"labels": list(labels)} if labels is not None else None)
 
 
+def read_labels(e: Entry) -> tuple[str, ...] | None:
+    """The entry's `labels`: the labels that a filtering classifier reclassifies, each
+    once (catalogue numbers and case aside, as they are matched)."""
+    labels = e.texts("labels", "the labels that this model reclassifies")
+    if labels is not None and len({species_key(v) for v in labels}) < len(labels):
+        e.problem("labels", "a label is listed twice")
+    return labels
+
+
 def build_model(e: Entry, kind: str | None, *, endpoint: str | None = None,
-                deployment: str | None = None, api_key_setting: str | None = None,
-                api_key_encrypted: str | None = None,
+                endpoint_encrypted: str | None = None, deployment: str | None = None,
+                api_key_setting: str | None = None, api_key_encrypted: str | None = None,
                 data: Mapping[str, Any] | None = None) -> ModelDefinition | None:
     """The model of entry `e`, once its format has found the adapter `kind` and how to call
     the model: reads and checks the fields that every format shares (model_name, task,
@@ -359,14 +350,17 @@ def build_model(e: Entry, kind: str | None, *, endpoint: str | None = None,
     task = _task(e)
     version = e.version("version")
     content_type = None
-    if kind in REMOTE_TYPES:
+    adapter = ADAPTER_TYPES.get(kind or "")
+    if adapter is not None and adapter.remote:
         content_type = e.text("content_type", required=True, pattern=_MEDIA_TYPE,
                               hint="a media type like application/json")
     row_data = _data(e) | dict(data or {})
     if name is None or kind is None or task is None or version is None:
         return None
-    return ModelDefinition(name, kind, task, version, endpoint, deployment, content_type,
-                           api_key_setting, api_key_encrypted, row_data)
+    return ModelDefinition(name, kind, task, version, endpoint=endpoint,
+                           endpoint_encrypted=endpoint_encrypted, deployment=deployment,
+                           content_type=content_type, api_key_setting=api_key_setting,
+                           api_key_encrypted=api_key_encrypted, data=row_data)
 
 
 def _task(e: Entry) -> str | None:

@@ -1,4 +1,5 @@
-"""Fernet tokens: the encrypted endpoints and keys of the pipeline definitions kept in Blob Storage."""
+"""Fernet tokens: the model endpoints and keys, as they rest in the database and in the
+pipeline definitions kept in Blob Storage, under NACHET_BLOB_PIPELINE_DECRYPTION_KEY."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ _TOKEN_TEXT = re.compile(r"^[A-Za-z0-9_-]+=*$")
 # version byte, timestamp (8), IV (16), ciphertext (a positive multiple of 16), HMAC (32)
 _TOKEN_OVERHEAD = 1 + 8 + 16 + 32
 _TOKEN_VERSION = 0x80
+# How an operator makes a key, for the messages that ask for one.
+MAKE_KEY = ('python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"')
 
 
 class TokenError(ValueError):
     """A token that does not decrypt; the message never quotes the token nor the key."""
+
+
+def encrypt(text: str, key: str) -> str:
+    """The Fernet token of `text` under the Fernet `key`. Raises ValueError when `key`
+    is not a Fernet key."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(key).encrypt(text.encode("utf-8")).decode("ascii")
 
 
 def decrypt(token: str, key: str) -> str:

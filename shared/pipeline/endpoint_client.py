@@ -59,6 +59,8 @@ def _new_session() -> requests.Session:
         retry_after_max=_RETRY_AFTER_MAX_S,
         raise_on_status=False,  # the last answer comes back and is reported with its status
     )
+    # urllib3's DEBUG lines name each endpoint's host, which rests encrypted: never log them.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
     # Enough pooled connections for several inferences of this process side by side.
     pool_size = max(32, 4 * get_settings().model_max_in_flight)
     adapter = HTTPAdapter(max_retries=retry, pool_connections=8, pool_maxsize=pool_size)
@@ -98,7 +100,7 @@ def close_session() -> None:
 
 def _api_key(model: ModelSpec) -> str:
     if model.api_key_encrypted is not None:
-        return _decrypted_key(model, model.api_key_encrypted)
+        return _decrypted(model, model.api_key_encrypted, "key")
     if model.api_key_setting is None:
         raise ModelEndpointFailed(f"model {model.name} has no api_key_setting naming its key")
     key = os.environ.get(model.api_key_setting, "").strip()
@@ -108,24 +110,24 @@ def _api_key(model: ModelSpec) -> str:
     return key
 
 
-def _decrypted_key(model: ModelSpec, token: str) -> str:
-    # Decrypted for each call and never kept: the key rests only as its token.
+def _decrypted(model: ModelSpec, token: str, what: str) -> str:
+    # Decrypted for each call and never kept: the endpoint and the key rest only as tokens.
     from shared.pipeline.encryption import TokenError, decrypt
 
     key = get_settings().blob_pipeline_decryption_key
     if key is None:
         raise ModelEndpointFailed(
-            f"model {model.name}: its key is encrypted and NACHET_BLOB_PIPELINE_DECRYPTION_KEY is not set")
+            f"model {model.name}: its {what} is encrypted and NACHET_BLOB_PIPELINE_DECRYPTION_KEY is not set")
     try:
         return decrypt(token, key).strip()
     except TokenError as exc:
-        log.warning("model %s: its encrypted key %s", model.name, exc)
-        raise ModelEndpointFailed(f"model {model.name}: its encrypted key {exc}") from exc
+        log.warning("model %s: its encrypted %s %s", model.name, what, exc)
+        raise ModelEndpointFailed(f"model {model.name}: its encrypted {what} {exc}") from exc
 
 
 def post(model: ModelSpec, body: bytes) -> Any:
     """POST `body` to `model`'s endpoint (as `model.content_type`, with its key and
-    deployment) and return the JSON answer; waits while the model has
+    deployment; both decrypted for this call only) and return the JSON answer; waits while the model has
     `model_max_in_flight` requests in flight from this process.
 
     Raises ModelEndpointTimeout (504) when the endpoint takes longer than the read timeout
@@ -135,8 +137,9 @@ def post(model: ModelSpec, body: bytes) -> Any:
     import requests
     from urllib3.exceptions import ReadTimeoutError
 
-    if not model.endpoint:
+    if not model.endpoint_encrypted:
         raise ModelEndpointFailed(f"model {model.name} has no endpoint")
+    endpoint = _decrypted(model, model.endpoint_encrypted, "endpoint")
     settings = get_settings()
     headers = {
         "Content-Type": model.content_type or "application/octet-stream",
@@ -148,7 +151,7 @@ def post(model: ModelSpec, body: bytes) -> Any:
     try:
         with _gate(model):
             response = _get_session().post(
-                model.endpoint, data=body, headers=headers, allow_redirects=False,
+                endpoint, data=body, headers=headers, allow_redirects=False,
                 timeout=(settings.model_connect_timeout_s, settings.model_read_timeout_s),
             )
     except requests.Timeout as exc:

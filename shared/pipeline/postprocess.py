@@ -68,6 +68,12 @@ def strip_catalogue_number(label: str) -> str:
     return _CATALOGUE_NUMBER.sub("", label).strip()
 
 
+def species_key(label: str) -> str:
+    """What two labels share when they name one species: the label without its catalogue
+    number, in any case ("012 Ambrosia trifida" and "ambrosia trifida")."""
+    return strip_catalogue_number(label).casefold()
+
+
 def check_color_format(value: str | None) -> str:
     """`value` if it names a colour format; "hex" when None. Raises BadRequest."""
     if value is None:

@@ -44,8 +44,10 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 class ModelSpec:
     """A model of a pipeline as stored (DATA.md `model`): how to call it.
 
-    The key is never held here in clear: `api_key_setting` names the app setting
-    that holds it, or `api_key_encrypted` is a Fernet token decrypted at call time.
+    Neither the endpoint nor the key is held here in clear: `endpoint_encrypted` is a
+    Fernet token under NACHET_BLOB_PIPELINE_DECRYPTION_KEY, decrypted at call time; the
+    key is named by `api_key_setting` (the app setting that holds it) or is the token
+    `api_key_encrypted`.
     """
 
     id: UUID
@@ -53,7 +55,7 @@ class ModelSpec:
     type: str  # the adapter: azureml-seed-detector, azureml-classifier, builtin-seed-detector…
     task: str  # object-detection | classification
     version: str
-    endpoint: str | None = None
+    endpoint_encrypted: str | None = None
     deployment: str | None = None
     content_type: str | None = None
     api_key_setting: str | None = None

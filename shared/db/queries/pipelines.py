@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
+from shared.db.rows import fetch_all
 from shared.pipeline.types import DEPLOYMENT_HEADER, ModelSpec, PipelineSpec
 
 if TYPE_CHECKING:
     from shared.pipeline.definitions import Definition, ModelDefinition, PipelineDefinition
 
 
-def list_active(conn: Connection) -> list[dict]:
+@dataclass(frozen=True)
+class ActivePipeline:
+    """An active pipeline row, with its model names in call order."""
+
+    id: UUID
+    name: str
+    version: str
+    is_default: bool
+    data: dict[str, Any]  # description, created_by, creation_date, job_name…
+    models: list[str]
+
+
+def list_active(conn: Connection) -> list[ActivePipeline]:
     """Active pipelines with their model names in call order, the default first."""
-    return conn.execute(
+    return fetch_all(
+        conn, ActivePipeline,
         """
         SELECT p.id, p.name, p.version, p.is_default, p.data,
                coalesce(array_agg(m.name ORDER BY pm.position)
@@ -27,8 +42,8 @@ def list_active(conn: Connection) -> list[dict]:
         WHERE p.active
         GROUP BY p.id
         ORDER BY p.is_default DESC, p.name
-        """
-    ).fetchall()
+        """,
+    )
 
 
 def load(conn: Connection, name: str | None) -> PipelineSpec | None:
@@ -45,8 +60,8 @@ def load(conn: Connection, name: str | None) -> PipelineSpec | None:
         return None
     models = conn.execute(
         """
-        SELECT m.id, m.name, m.type, m.task, m.version, m.endpoint, m.deployment, m.content_type,
-               m.api_key_setting, m.api_key_encrypted, m.data
+        SELECT m.id, m.name, m.type, m.task, m.version, m.endpoint_encrypted, m.deployment,
+               m.content_type, m.api_key_setting, m.api_key_encrypted, m.data
         FROM pipeline_model pm JOIN model m ON m.id = pm.model_id
         WHERE pm.pipeline_id = %s ORDER BY pm.position
         """,
@@ -59,7 +74,8 @@ def load(conn: Connection, name: str | None) -> PipelineSpec | None:
         models=tuple(
             ModelSpec(
                 id=m["id"], name=m["name"], type=m["type"], task=m["task"], version=m["version"],
-                endpoint=m["endpoint"], deployment=m["deployment"], content_type=m["content_type"],
+                endpoint_encrypted=m["endpoint_encrypted"], deployment=m["deployment"],
+                content_type=m["content_type"],
                 api_key_setting=m["api_key_setting"], api_key_encrypted=m["api_key_encrypted"],
                 labels=tuple(m["data"].get("labels", ())),
                 deployment_header=m["data"].get("deployment_header", DEPLOYMENT_HEADER),
@@ -110,18 +126,21 @@ def insert_definition(conn: Connection, definition: Definition) -> UUID:
     return row["id"]
 
 
-def insert_model(conn: Connection, definition_id: UUID, model: ModelDefinition) -> UUID:
-    """Add an active model of a definition; return its id."""
+def insert_model(conn: Connection, definition_id: UUID, model: ModelDefinition,
+                 endpoint_encrypted: str | None) -> UUID:
+    """Add an active model of a definition, its endpoint as the token `endpoint_encrypted`
+    (never `model.endpoint` in clear); return its id."""
     row = conn.execute(
         """
-        INSERT INTO model (name, type, task, endpoint, api_key_setting, api_key_encrypted,
+        INSERT INTO model (name, type, task, endpoint_encrypted, api_key_setting, api_key_encrypted,
                            deployment, content_type, version, data, definition_id)
-        VALUES (%(name)s, %(type)s, %(task)s, %(endpoint)s, %(api_key_setting)s,
+        VALUES (%(name)s, %(type)s, %(task)s, %(endpoint_encrypted)s, %(api_key_setting)s,
                 %(api_key_encrypted)s, %(deployment)s, %(content_type)s, %(version)s, %(data)s,
                 %(definition_id)s)
         RETURNING id
         """,
-        {"name": model.name, "type": model.type, "task": model.task, "endpoint": model.endpoint,
+        {"name": model.name, "type": model.type, "task": model.task,
+         "endpoint_encrypted": endpoint_encrypted,
          "api_key_setting": model.api_key_setting, "api_key_encrypted": model.api_key_encrypted,
          "deployment": model.deployment, "content_type": model.content_type,
          "version": model.version, "data": Jsonb(model.data), "definition_id": definition_id},

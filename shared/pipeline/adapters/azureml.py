@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from shared.errors import ModelEndpointFailed
 from shared.images import crop, encode
 from shared.pipeline.endpoint_client import post
-from shared.pipeline.postprocess import to_pixels
+from shared.pipeline.postprocess import species_key, to_pixels
 from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
 from shared.settings import get_settings
 
@@ -48,13 +48,15 @@ def classify(model: ModelSpec, picture: DecodedImage, detections: list[Detection
 
 
 def classify_listed(model: ModelSpec, picture: DecodedImage, detections: list[Detection]) -> list[Detection]:
-    """`detections` where those whose top label is one of `model.labels` (any case) get the
-    model's guesses, the others keep theirs (azureml-classifier-filter).
+    """`detections` where those whose top label is one of `model.labels` get the model's
+    guesses, the others keep theirs (azureml-classifier-filter). Labels match by species:
+    catalogue numbers and case aside (the current backend's filter lists "012 Ambrosia
+    artemisiifolia", as its ensemble's first model answers).
 
     Raises ModelEndpointFailed, ModelEndpointTimeout.
     """
-    listed = {label.casefold() for label in model.labels}
-    chosen = [i for i, d in enumerate(detections) if d.guesses[0].label.casefold() in listed]
+    listed = {species_key(label) for label in model.labels}
+    chosen = [i for i, d in enumerate(detections) if species_key(d.guesses[0].label) in listed]
     return _classify(model, picture, detections, chosen)
 
 
