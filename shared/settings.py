@@ -24,12 +24,27 @@ DEVELOPMENT_STORAGE = (
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
     "KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
 )
+STORAGE_SETTING = "NACHET_AZURE_STORAGE_CONNECTION_STRING"
 DEFAULT_DEV_USER_EMAIL = "analyst@nachet.local"  # the one local analyst
 DEFAULT_EXTENSIONS = ("jpeg", "jpg", "png", "gif", "bmp", "tiff", "webp")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _BLOB_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _FERNET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")  # 32 bytes in url-safe base64
+# The blob service root; a path-style account (an emulator, an IP address) has its name as the path.
+_SERVICE_URI = re.compile(r"^https://[^/\s?#]+(/[a-z0-9]{3,24})?/?$")
+_CLIENT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class StorageIdentity:
+    """An identity-based connection to the pictures' account, in the settings the Functions
+    host reads for one (process_picture's `connection` names the same prefix):
+    `<prefix>__blobServiceUri` (or its alias `__serviceUri`), `__credential`, `__clientId`."""
+
+    blob_service_uri: str
+    managed_identity: bool  # `__credential=managedidentity`; otherwise the developer's Azure sign-in
+    client_id: str | None  # a user-assigned managed identity; None: the system-assigned one
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,8 @@ class Settings:
 
     db_url: str = field(repr=False)  # may hold a password
     schema: str
-    storage_connection_string: str = field(repr=False)  # holds the account key
+    storage_connection_string: str | None = field(repr=False)  # holds the account key
+    storage_identity: StorageIdentity | None  # exactly one of the two is set
     pictures_container: str
     thumbnails_container: str
     max_content_bytes: int
@@ -151,15 +167,33 @@ def is_development_storage(value: str) -> bool:
     return value.replace(" ", "").lower() == "usedevelopmentstorage=true"
 
 
-def _storage(r: _Reader) -> str:
-    value = r.required("NACHET_AZURE_STORAGE_CONNECTION_STRING")
-    if is_development_storage(value):
-        return DEVELOPMENT_STORAGE
-    r.check(
-        not value or "AccountName=" in value or "BlobEndpoint=" in value,
-        "NACHET_AZURE_STORAGE_CONNECTION_STRING is not a storage connection string",
-    )
-    return value
+def _storage(r: _Reader) -> tuple[str | None, StorageIdentity | None]:
+    """The connection string, or else the identity-based connection; the exact setting wins,
+    as in the Functions host."""
+    value = r.text(STORAGE_SETTING)
+    if value is not None:
+        if is_development_storage(value):
+            return DEVELOPMENT_STORAGE, None
+        r.check("AccountName=" in value or "BlobEndpoint=" in value,
+                f"{STORAGE_SETTING} is not a storage connection string")
+        return value, None
+    uri = r.text(f"{STORAGE_SETTING}__blobServiceUri") or r.text(f"{STORAGE_SETTING}__serviceUri")
+    if uri is None:
+        r.problems.append(f"{STORAGE_SETTING} is not set (nor {STORAGE_SETTING}__blobServiceUri "
+                          "for an identity-based connection)")
+        return None, None
+    r.check(bool(_SERVICE_URI.match(uri)),
+            f"{STORAGE_SETTING}__blobServiceUri must be a blob service URL like "
+            f"https://account.blob.core.windows.net, not {uri!r}")
+    credential = (r.text(f"{STORAGE_SETTING}__credential") or "").lower()
+    r.check(credential in ("", "managedidentity"),
+            f"{STORAGE_SETTING}__credential must be managedidentity (or unset: the developer's "
+            f"Azure sign-in), not {credential!r}")
+    client_id = r.text(f"{STORAGE_SETTING}__clientId")
+    r.check(client_id is None or bool(_CLIENT_ID.match(client_id)),
+            f"{STORAGE_SETTING}__clientId must be a managed identity's client id (a GUID), "
+            f"not {client_id!r}")
+    return None, StorageIdentity(uri, credential == "managedidentity", client_id)
 
 
 def _container(r: _Reader, name: str, default: str) -> str:
@@ -202,10 +236,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         all(re.match(r"^https?://[^/\s]+/?$", o) for o in origins),
         "NACHET_FRONTEND_PUBLIC_URL must be comma-separated origins like https://nachet.example.org",
     )
+    storage_connection_string, storage_identity = _storage(r)
     settings = Settings(
         db_url=db_url,
         schema=schema,
-        storage_connection_string=_storage(r),
+        storage_connection_string=storage_connection_string,
+        storage_identity=storage_identity,
         pictures_container=_container(r, "NACHET_PICTURES_CONTAINER", "nachet-pictures"),
         thumbnails_container=_container(r, "NACHET_THUMBNAILS_CONTAINER", "nachet-thumbnails"),
         max_content_bytes=int(r.number("NACHET_MAX_CONTENT_LENGTH", 64, minimum=0.001) * 1024 * 1024),

@@ -1,5 +1,9 @@
 """Blob Storage: one service client per process, containers created on first use,
-and the edge where azure-storage-blob errors become the app's errors."""
+and the edge where azure-storage-blob errors become the app's errors.
+
+The client connects with the connection string, or else with an identity-based connection
+(shared.settings.StorageIdentity): a managed identity in Azure, the developer's sign-in
+elsewhere. Read URLs are then signed with a user delegation key instead of the account key."""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from azure.core.exceptions import (
@@ -21,50 +25,81 @@ from azure.core.exceptions import (
 )
 
 from shared.errors import DependencyUnavailable, NotFound
-from shared.settings import get_settings, on_reset
+from shared.settings import StorageIdentity, get_settings, on_reset
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobServiceClient, ContainerClient
+    from azure.core.credentials import TokenCredential
+    from azure.storage.blob import BlobServiceClient, ContainerClient, UserDelegationKey
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _client: BlobServiceClient | None = None
+_credential: TokenCredential | None = None
 _ready_containers: set[str] = set()
+# Identity-based connections sign read URLs with a user delegation key, fetched once for
+# hours and renewed when a URL would outlive it (a key is valid for at most 7 days).
+_DELEGATION_LIFETIME = timedelta(hours=6)
+_CLOCK_SKEW = timedelta(minutes=5)
+_delegation_lock = threading.Lock()
+_delegation_key: UserDelegationKey | None = None
 
 
 def _service() -> BlobServiceClient:
     # The SDK (with cryptography and requests) loads on first use, not at cold start.
     from azure.storage.blob import BlobServiceClient, LinearRetry
 
-    global _client
+    global _client, _credential
     with _lock:
         if _client is None:
             # Its HTTP logging policy would log every blob request: one line per request is ours.
             logging.getLogger("azure").setLevel(logging.WARNING)
-            _client = BlobServiceClient.from_connection_string(
-                get_settings().storage_connection_string,
-                connection_timeout=5,
-                read_timeout=60,
+            settings = get_settings()
+            options: dict[str, Any] = {
+                "connection_timeout": 5,
+                "read_timeout": 60,
                 # The storage default waits 15 s and more between tries: a request
                 # would hang for a minute instead of answering 503.
                 # The SDK annotates backoff and jitter as int, but takes seconds as floats.
-                retry_policy=LinearRetry(
+                "retry_policy": LinearRetry(
                     backoff=0.5, random_jitter_range=0.2, retry_total=2,  # type: ignore[arg-type]
                 ),
-            )
+            }
+            if settings.storage_identity is None:
+                assert settings.storage_connection_string is not None
+                _client = BlobServiceClient.from_connection_string(
+                    settings.storage_connection_string, **options)
+            else:
+                _credential = _identity_credential(settings.storage_identity)
+                _client = BlobServiceClient(
+                    settings.storage_identity.blob_service_uri, credential=_credential, **options)
         return _client
+
+
+def _identity_credential(identity: StorageIdentity) -> TokenCredential:
+    """The token source of an identity-based connection, as the Functions host reads one."""
+    # azure-identity (with msal) loads only for an identity-based connection.
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if identity.managed_identity:
+        return ManagedIdentityCredential(client_id=identity.client_id)
+    return DefaultAzureCredential(managed_identity_client_id=identity.client_id)
 
 
 @on_reset
 def close_client() -> None:
     """Drop the client; the next call makes a new one from the settings."""
-    global _client
+    global _client, _credential, _delegation_key
     with _lock:
         client, _client = _client, None
+        credential, _credential = _credential, None
         _ready_containers.clear()
+    with _delegation_lock:
+        _delegation_key = None
     if client is not None:
         client.close()
+    if credential is not None and hasattr(credential, "close"):
+        credential.close()
 
 
 @contextmanager
@@ -162,23 +197,51 @@ def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str
 
 
 def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | None:
-    """A URL that reads this one blob until `expiry` (a read-only SAS signed here, no request
-    made), or None when the connection string has no account key to sign with."""
+    """A URL that reads this one blob until `expiry`: a read-only SAS signed here with the
+    account key, or with a user delegation key for an identity-based connection (one request
+    every few hours). None when a connection string has no account key to sign with.
+    Raises DependencyUnavailable when a delegation key cannot be had."""
     from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
     service = _service()
-    key = getattr(service.credential, "account_key", None)
     account = service.account_name
-    if not key or not account:
+    key = getattr(service.credential, "account_key", None)
+    if not account:
         return None
-    sas = generate_blob_sas(
-        account, container_name, blob_name, account_key=key,
-        permission=BlobSasPermissions(read=True), expiry=expiry,
-    )
+    if key:
+        sas = generate_blob_sas(account, container_name, blob_name, account_key=key,
+                                permission=BlobSasPermissions(read=True), expiry=expiry)
+    elif get_settings().storage_identity is not None:
+        sas = generate_blob_sas(account, container_name, blob_name,
+                                user_delegation_key=_delegation_key_until(service, expiry),
+                                permission=BlobSasPermissions(read=True), expiry=expiry)
+    else:
+        return None
     return f"{service.url.rstrip('/')}/{container_name}/{quote(blob_name)}?{sas}"
+
+
+def _delegation_key_until(service: BlobServiceClient, expiry: datetime) -> UserDelegationKey:
+    """A user delegation key still valid at `expiry`: the cached one, or a new one valid
+    `_DELEGATION_LIFETIME` past it."""
+    global _delegation_key
+    with _delegation_lock:
+        key = _delegation_key
+        if key is None or datetime.fromisoformat(str(key.signed_expiry)) < expiry:
+            start = datetime.now(UTC) - _CLOCK_SKEW
+            with _translated("user delegation key"):
+                key = service.get_user_delegation_key(start, expiry + _DELEGATION_LIFETIME)
+            _delegation_key = key
+        return key
 
 
 def ping() -> None:
     """Make one real request to the storage account. Raises DependencyUnavailable."""
     with _translated("storage account"):
-        _service().get_account_information()
+        service = _service()
+        if get_settings().storage_identity is None:
+            service.get_account_information()
+        else:
+            # The identity's Blob Data role surely grants user delegation keys, which thumbnail
+            # URLs need anyway; Get Account Information takes a permission of its own.
+            now = datetime.now(UTC)
+            service.get_user_delegation_key(now - _CLOCK_SKEW, now + timedelta(minutes=5))

@@ -1,0 +1,138 @@
+"""Identity-based storage, as the template configures it: the settings the Functions host
+defines for an identity-based connection are read and checked, the managed identity's token
+goes to Blob Storage, and read URLs are signed with a user delegation key that is cached and
+renewed before a URL would outlive it.
+
+Azurite signs account-key SAS only: the token endpoint and Get User Delegation Key are served
+by tests/support/identity_storage.py over HTTPS. What stays untested here: that Azure Storage
+accepts the signed URL (the signature is the SDK's), and the storage operations themselves
+with a token (the connection-string path runs them against Azurite in every other test)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from shared import settings, storage
+from shared.errors import ConfigurationError
+from shared.settings import DEVELOPMENT_STORAGE, STORAGE_SETTING, StorageIdentity, load_settings
+from tests.support.identity_storage import (
+    IDENTITY_HEADER,
+    OBJECT_ID,
+    TENANT_ID,
+    IdentityStorage,
+    self_signed_certificate,
+)
+
+DB = {"NACHET_DB_URL": "postgresql://localhost/x"}
+URI = "https://nachetabc.blob.core.windows.net/"
+CLIENT_ID = "6f0e4c5e-8d4b-4f5a-9a57-3c2b1d0e9f11"
+
+
+@pytest.mark.parametrize(("env", "identity"), [
+    ({f"{STORAGE_SETTING}__blobServiceUri": URI, f"{STORAGE_SETTING}__credential": "managedidentity",
+      f"{STORAGE_SETTING}__clientId": CLIENT_ID}, StorageIdentity(URI, True, CLIENT_ID)),
+    ({f"{STORAGE_SETTING}__serviceUri": URI, f"{STORAGE_SETTING}__credential": "ManagedIdentity"},
+     StorageIdentity(URI, True, None)),  # the host's alias; a system-assigned identity
+    ({f"{STORAGE_SETTING}__blobServiceUri": URI}, StorageIdentity(URI, False, None)),  # developer sign-in
+])
+def test_identity_based_connection_settings(env, identity):
+    loaded = load_settings({**DB, **env})
+    assert (loaded.storage_identity, loaded.storage_connection_string) == (identity, None)
+
+
+def test_a_connection_string_wins_over_an_identity_based_connection():
+    loaded = load_settings({**DB, STORAGE_SETTING: "UseDevelopmentStorage=true",
+                            f"{STORAGE_SETTING}__blobServiceUri": URI})
+    assert (loaded.storage_connection_string, loaded.storage_identity) == (DEVELOPMENT_STORAGE, None)
+
+
+@pytest.mark.parametrize(("env", "problem"), [
+    ({}, f"{STORAGE_SETTING} is not set (nor {STORAGE_SETTING}__blobServiceUri"),
+    ({f"{STORAGE_SETTING}__blobServiceUri": URI.replace("https", "http")}, "__blobServiceUri must be"),
+    ({f"{STORAGE_SETTING}__blobServiceUri": f"{URI}pictures/x"}, "__blobServiceUri must be"),
+    ({f"{STORAGE_SETTING}__blobServiceUri": URI, f"{STORAGE_SETTING}__credential": "key"},
+     "__credential must be managedidentity"),
+    ({f"{STORAGE_SETTING}__blobServiceUri": URI, f"{STORAGE_SETTING}__clientId": "me"},
+     "__clientId must be a managed identity's client id"),
+])
+def test_bad_identity_settings_are_named(env, problem):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**DB, **env})
+    assert problem in str(caught.value)
+
+
+@pytest.fixture
+def identity_storage(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IdentityStorage]:
+    """The app configured as the template configures it, against the local HTTPS server."""
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    server = IdentityStorage(cert_file).start(key_file)
+    monkeypatch.delenv(STORAGE_SETTING, raising=False)
+    for name, value in {
+        f"{STORAGE_SETTING}__blobServiceUri": server.blob_service_uri("nachetabc"),
+        f"{STORAGE_SETTING}__credential": "managedidentity",
+        f"{STORAGE_SETTING}__clientId": CLIENT_ID,
+        # What the platform gives a Flex Consumption app with a managed identity.
+        "IDENTITY_ENDPOINT": server.identity_endpoint,
+        "IDENTITY_HEADER": IDENTITY_HEADER,
+        "REQUESTS_CA_BUNDLE": str(cert_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.reset()
+    yield server
+    settings.reset()
+    server.stop()
+
+
+def sas(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_read_urls_are_signed_with_a_cached_user_delegation_key(identity_storage):
+    expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=90)
+    url = storage.read_url("nachet-thumbnails", "u1/s1/p 1.webp", expiry=expiry)
+    assert url is not None and url.startswith(f"{identity_storage.blob_service_uri('nachetabc')}"
+                                              "/nachet-thumbnails/u1/s1/p%201.webp?")
+    query = sas(url)
+    assert (query["sp"], query["sr"], query["skoid"], query["sktid"]) == ("r", "b", OBJECT_ID, TENANT_ID)
+    assert query["se"] == expiry.strftime("%Y-%m-%dT%H:%M:%SZ") and query["sig"]
+    # The managed identity's token, asked for storage with the template's client id.
+    [token] = identity_storage.token_requests
+    assert token["client_id"] == [CLIENT_ID] and token["resource"] == ["https://storage.azure.com"]
+    [key] = identity_storage.key_requests
+    assert key.token == "token-1"
+    key_expiry = datetime.fromisoformat(key.expiry)
+    assert key_expiry >= expiry + timedelta(hours=5)  # one key for hours of URLs
+    assert query["ske"] == key.expiry
+
+    # More URLs in the key's lifetime: no request.
+    other = storage.read_url("nachet-thumbnails", "u1/s1/p2.webp", expiry=expiry)
+    assert other is not None and sas(other)["ske"] == key.expiry
+    assert len(identity_storage.key_requests) == 1
+
+    # A URL that would outlive the key: a new key first, valid past it.
+    later = key_expiry + timedelta(minutes=30)
+    renewed = storage.read_url("nachet-thumbnails", "u1/s1/p3.webp", expiry=later)
+    assert renewed is not None and len(identity_storage.key_requests) == 2
+    assert datetime.fromisoformat(sas(renewed)["ske"].replace("Z", "+00:00")) > later
+
+
+def test_the_health_ping_asks_storage_for_a_delegation_key(identity_storage):
+    storage.ping()
+    storage.ping()
+    assert len(identity_storage.key_requests) == 2  # a real request each time
+    assert len(identity_storage.token_requests) == 1  # the token is reused
+
+
+def test_without_the_identity_endpoint_the_ping_is_a_dependency_error(identity_storage, monkeypatch):
+    from shared.errors import DependencyUnavailable
+
+    monkeypatch.setenv("IDENTITY_HEADER", f"wrong-{uuid.uuid4().hex}")
+    settings.reset()
+    with pytest.raises(DependencyUnavailable):
+        storage.ping()
+    assert identity_storage.key_requests == []
