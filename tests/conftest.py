@@ -1,6 +1,10 @@
 """Test harness: one embedded PostgreSQL and one Azurite per run, one local host serving
 the app over real HTTP, and for each test a fresh database (a copy of a migrated
-template) and fresh containers."""
+template) and fresh containers.
+
+With NACHET_TEST_PGBOUNCER=1 (the second pass of .ci/run) the app reaches every test's
+database through a PgBouncer in transaction mode, as in Azure; the harness's own work
+(creating databases, the tests' SQL) still goes straight to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from devhost.services import azurite_connection_string, free_port, start_azurite
 from devhost.settings_file import HostSettings
 from tests.support.feedback import DETECTIONS, GUESSES, Analyst
 from tests.support.model_server import ModelServer
+from tests.support.pgbouncer import PgBouncer, start_pgbouncer
 
 ROOT = Path(__file__).resolve().parent.parent
 # A valid configuration for modules that check the settings when they load; each test's
@@ -37,18 +42,26 @@ os.environ.update({
 SCHEMA = "nachet"
 TEMPLATE_DB = "nachet_template"
 WEB_ORIGIN = "http://localhost:5173"
+PGBOUNCER_MODE = os.environ.get("NACHET_TEST_PGBOUNCER") == "1"
 
 
 @dataclass
 class Services:
-    """The session's PostgreSQL server (admin URL) and Azurite connection string."""
+    """The session's PostgreSQL server (admin URL), Azurite connection string, and in
+    PgBouncer mode the PgBouncer in front of the server."""
 
     admin_url: str
     storage: str
     postgres: Any = field(repr=False)
+    pgbouncer: PgBouncer | None = None
+
+    def direct_url(self, dbname: str) -> str:
+        """`dbname` on the server itself: for the harness's and the tests' own SQL."""
+        return make_conninfo(self.admin_url, dbname=dbname)
 
     def db_url(self, dbname: str) -> str:
-        return make_conninfo(self.admin_url, dbname=dbname)
+        """`dbname` as the app reaches it: through PgBouncer in PgBouncer mode."""
+        return self.pgbouncer.url(dbname) if self.pgbouncer else self.direct_url(dbname)
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +86,11 @@ def services(scratch: Path) -> Iterator[Services]:
         conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
         conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
     migrate(make_conninfo(admin_url, dbname=TEMPLATE_DB), SCHEMA)
-    yield Services(admin_url, azurite_connection_string(port), postgres)
+    # Ten server connections per database: more than one test's app pool (4) ever holds.
+    bouncer = start_pgbouncer(admin_url, data / "pgbouncer", pool_size=10) if PGBOUNCER_MODE else None
+    yield Services(admin_url, azurite_connection_string(port), postgres, bouncer)
+    if bouncer is not None:
+        bouncer.stop()
     stop(azurite)
     postgres.cleanup()
 
@@ -92,17 +109,20 @@ def host() -> Iterator[str]:
 
 @dataclass
 class App:
-    """The app as one test sees it: its URL, database and containers."""
+    """The app as one test sees it: its URL, database (as the app reaches it, and
+    directly) and containers."""
 
     base_url: str
     db_url: str
     pictures_container: str
     thumbnails_container: str
     storage: str
+    direct_url: str
 
     def sql(self, query: str, params: Any = None) -> list[tuple]:
         """Run SQL on the test's database (in the app's schema) and return the rows."""
-        with psycopg.connect(self.db_url, autocommit=True) as conn:
+        # Directly: a session-level search_path would not survive PgBouncer's transaction mode.
+        with psycopg.connect(self.direct_url, autocommit=True) as conn:
             conn.execute(f"SET search_path TO {SCHEMA}")
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
@@ -154,7 +174,7 @@ def app(services: Services, host: str, monkeypatch: pytest.MonkeyPatch) -> Itera
         monkeypatch.delenv(key, raising=False)
     settings.reset()
     yield App(host, env["NACHET_DB_URL"], env["NACHET_PICTURES_CONTAINER"],
-              env["NACHET_THUMBNAILS_CONTAINER"], services.storage)
+              env["NACHET_THUMBNAILS_CONTAINER"], services.storage, services.direct_url(dbname))
     settings.reset()
     with psycopg.connect(services.admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")

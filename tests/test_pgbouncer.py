@@ -4,67 +4,29 @@ migrations and the routes keep no session state that such a pool would mix up.""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
-from devhost.services import free_port, port_open
 from shared import settings
 from shared.db.migrate import migrate, migration_files
 from tests.conftest import Client
 from tests.support.inference import body, sample_url
-
-PGBOUNCER = "/usr/sbin/pgbouncer"
+from tests.support.pgbouncer import PgBouncer, start_pgbouncer
 
 
 @pytest.fixture(scope="module")
-def pgbouncer(services, tmp_path_factory) -> Iterator[str]:
-    """PgBouncer in transaction mode before the session's PostgreSQL; yields a URL with
-    `{dbname}` in place of the database name."""
-    socket_dir = conninfo_to_dict(services.admin_url)["host"]
-    assert isinstance(socket_dir, str)
-    # PgBouncer refuses to run as root: it runs as nobody, which must reach the socket.
-    for folder in (Path(socket_dir), *Path(socket_dir).parents):
-        folder.chmod(folder.stat().st_mode | 0o005)
-    work = tmp_path_factory.mktemp("pgbouncer")
-    work.chmod(0o777)
-    port = free_port()
-    (work / "users.txt").write_text('"postgres" ""\n')
-    (work / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"* = host={socket_dir}\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {work}/users.txt\n"
-        # Several server connections per database, so that consecutive transactions of
-        # one client really land on different ones.
-        "pool_mode = transaction\ndefault_pool_size = 4\nmax_client_conn = 200\n"
-        "ignore_startup_parameters = extra_float_digits,options\n"
-    )
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    process = subprocess.Popen([PGBOUNCER, *user, str(work / "pgbouncer.ini")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not port_open(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="DBNAME")
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def through(pgbouncer: str, dbname: str) -> str:
-    return pgbouncer.replace("DBNAME", dbname)
+def pgbouncer(services, tmp_path_factory) -> Iterator[PgBouncer]:
+    """A PgBouncer of this module's own, with only four server connections per database so
+    that consecutive transactions of one client really land on different ones."""
+    bouncer = start_pgbouncer(services.admin_url, tmp_path_factory.mktemp("pgbouncer"), pool_size=4)
+    yield bouncer
+    bouncer.stop()
 
 
 @pytest.fixture
@@ -78,7 +40,7 @@ def empty_db(services) -> Iterator[str]:
 
 
 def test_racing_migrations_through_pgbouncer_apply_each_once(pgbouncer, empty_db, services):
-    url = through(pgbouncer, empty_db)
+    url = pgbouncer.url(empty_db)
     results: list[list[int]] = []
     errors: list[BaseException] = []
 
@@ -96,14 +58,14 @@ def test_racing_migrations_through_pgbouncer_apply_each_once(pgbouncer, empty_db
     assert errors == []
     assert sorted(v for r in results for v in r) == [v for v, _ in migration_files()]
     assert migrate(url, "nachet") == []
-    with psycopg.connect(services.db_url(empty_db)) as conn:
+    with psycopg.connect(services.direct_url(empty_db)) as conn:
         # Nothing landed outside the app's schema, and no advisory lock is left held.
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone() == (0,)
 
 
 def test_the_routes_through_pgbouncer(app, pgbouncer, monkeypatch):
-    monkeypatch.setenv("NACHET_DB_URL", through(pgbouncer, str(conninfo_to_dict(app.db_url)["dbname"])))
+    monkeypatch.setenv("NACHET_DB_URL", pgbouncer.url(str(conninfo_to_dict(app.direct_url)["dbname"])))
     settings.reset()
     clients = [Client(app.base_url, f"analyst{i}@example.org") for i in range(4)]
 
