@@ -60,8 +60,8 @@ param dbSkuName string = 'Standard_D2ds_v5'
 @allowed([ 'GeneralPurpose', 'MemoryOptimized' ])
 param dbSkuTier string = 'GeneralPurpose'
 
-@description('Server connections PgBouncer opens per user and database (pgbouncer.default_pool_size).')
-param pgbouncerPoolSize int = 50
+@description('Server connections PgBouncer opens per user and database (pgbouncer.default_pool_size): Azure advises 2 to 5 per vCore.')
+param pgbouncerPoolSize int = 10
 
 @description('Create the Event Grid subscription feeding process_picture: true only once the code is published.')
 param subscribePictureEvents bool = false
