@@ -421,7 +421,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
 
 // ---- Event Grid: new pictures to process_picture (Flex Consumption's blob trigger source) ----
 
-resource storageEvents 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
+resource storageEvents 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: '${appName}-storage-events'
   location: location
   properties: { source: storage.id, topicType: 'Microsoft.Storage.StorageAccounts' }
@@ -430,7 +430,7 @@ resource storageEvents 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
 // Event Grid validates the endpoint when the subscription is created, and the host creates
 // the blobs_extension system key when it first loads the blob trigger: both need the
 // published code, hence the second run of this template.
-resource pictureEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = if (subscribePictureEvents) {
+resource pictureEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribePictureEvents) {
   parent: storageEvents
   name: 'process-picture'
   properties: {
