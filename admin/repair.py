@@ -20,7 +20,7 @@ from shared import storage
 from shared.db import connection
 from shared.db.queries import pictures
 from shared.errors import AppError, NotFound
-from shared.pictures import thumbnail_blob_name
+from shared.picture_blobs import thumbnail_blob_name
 from shared.settings import get_settings
 
 DEFAULT_GRACE_MINUTES = 10.0

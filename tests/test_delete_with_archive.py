@@ -12,7 +12,7 @@ from devhost.blob_triggers import BlobTriggerRunner
 from shared import storage
 from shared.db.queries import pictures as picture_queries
 from shared.errors import DependencyUnavailable
-from shared.pictures import thumbnail_blob_name
+from shared.picture_blobs import thumbnail_blob_name
 from tests.conftest import ROOT, Client, assert_error
 from tests.support.folders import User, assert_consistent, image_bytes, mixed_folder, state
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import manage
 from admin.repair import repair
 from shared import storage
-from shared.pictures import thumbnail_blob_name
+from shared.picture_blobs import thumbnail_blob_name
 from tests.support.folders import User, add_plain_picture, image_bytes
 
 

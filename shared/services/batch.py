@@ -10,7 +10,7 @@ from shared import images
 from shared.db import connection
 from shared.db.queries import folders, pictures, seeds
 from shared.errors import NotFound, UnsupportedMediaType
-from shared.pictures import stored_picture
+from shared.picture_blobs import stored_picture
 from shared.services.folders import create_folder, owned_folder
 from shared.settings import get_settings
 

@@ -28,7 +28,7 @@ from shared.db.queries.folders import FolderRow
 from shared.db.queries.pictures import PictureBlob
 from shared.errors import AppError, BadRequest, Conflict, NotFound
 from shared.identity import get_or_register
-from shared.pictures import blob_name, thumbnail_blob_name
+from shared.picture_blobs import blob_name, thumbnail_blob_name
 from shared.services.folders import owned_folder, resolve_folder
 from shared.settings import get_settings
 
@@ -54,14 +54,6 @@ class FolderId:
     folder_id: UUID
 
 
-@dataclass(frozen=True)
-class FolderRef:
-    """A user's folder, by id or by name (/del)."""
-
-    user_id: UUID
-    ref: str
-
-
 def has_validated_pictures(req: FolderId) -> bool:
     """Whether the user's folder holds validated pictures. Raises NotFound, Forbidden,
     DependencyUnavailable."""
@@ -83,6 +75,14 @@ def delete_with_archive(req: FolderId) -> bool:
     validated meanwhile: try again), DependencyUnavailable."""
     _delete(req.user_id, lambda conn: owned_folder(conn, req.user_id, req.folder_id), archive=True)
     return True
+
+
+@dataclass(frozen=True)
+class FolderRef:
+    """A user's folder, by id or by name (/del)."""
+
+    user_id: UUID
+    ref: str
 
 
 def delete_folder(req: FolderRef) -> list[bool]:

@@ -190,10 +190,10 @@ class _Inference:
         BadRequest (a box of another inference of the caller)."""
         if box_id in self.boxes:
             return self.boxes[box_id]
-        found = feedback.find_box(conn, box_id)
-        if found is None:
+        owner_id = feedback.find_box_owner(conn, box_id)
+        if owner_id is None:
             raise NotFound(f"boxes[{index}]: there is no box {box_id}")
-        if found.owner_id != self.row.owner_id:
+        if owner_id != self.row.owner_id:
             raise Forbidden(f"boxes[{index}]: box {box_id} is not yours")
         raise BadRequest(f"boxes[{index}]: box {box_id} belongs to another inference")
 

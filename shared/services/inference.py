@@ -11,14 +11,14 @@ from shared import images
 from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import folders, inferences, pictures, pipelines
-from shared.db.queries.inferences import BoxRow, GuessRow
+from shared.db.queries.inferences import BoxRow, GuessRow, InferenceRow
 from shared.errors import NotFound, UnsupportedMediaType
-from shared.pictures import NewPicture, stored_picture
-from shared.pipeline.postprocess import Box, label_colors, label_occurrence, postprocess
+from shared.picture_blobs import NewPicture, stored_picture
+from shared.pipeline.postprocess import Box, label_colors, postprocess
 from shared.pipeline.runner import PipelineRun, run_pipeline
 from shared.services.catalogue import resolve_labels
 from shared.services.folders import resolve_folder
-from shared.services.inference_view import load_inference
+from shared.services.inference_view import render
 from shared.settings import get_settings
 
 
@@ -67,14 +67,15 @@ def run_inference(req: InferenceRequest) -> dict:
             pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
                             content_type=picture.content_type, width=picture.width,
                             height=picture.height, sha256=picture.sha256)
-            inference_id = _insert_inference(conn, req, pipeline.id, new, picture.extension, run, boxes)
-            return load_inference(conn, inference_id)
+            return _insert_inference(conn, req, pipeline.id, new, run, boxes)
 
 
 def _insert_inference(
     conn: Connection, req: InferenceRequest, pipeline_id: UUID, picture: NewPicture,
-    extension: str, run: PipelineRun, boxes: list[Box],
-) -> UUID:
+    run: PipelineRun, boxes: list[Box],
+) -> dict:
+    """Insert the inference, its boxes and their guesses; return the inference object,
+    rendered from these rows as get-picture and feedback render them read back."""
     seeds = resolve_labels(conn, {
         (guess.label, classified)
         for box, classified in zip(boxes, run.classified, strict=True) for guess in box.guesses
@@ -87,26 +88,28 @@ def _insert_inference(
         for rank, guess in enumerate(box.guesses, start=1):
             seed = seeds[guess.label, classified]
             guesses.append(GuessRow(uuid.uuid4(), object_id, seed.id if seed else None,
-                                    seed.name if seed else guess.label, guess.score, rank))
+                                    seed.name if seed else guess.label, float(guess.score), rank))
         tops.append(guesses[-len(box.guesses)])
-    top_labels = [top.label for top in tops]
     # Kept as #RRGGBB; the view renders colours in the asked format.
-    colors = label_colors(top_labels, "hex")
+    colors = label_colors([top.label for top in tops], "hex")
     objects = [
         BoxRow(top.object_id, inference_id, position, box.pixels.as_json(), str(color),
                box.overlapping, list(box.overlapping_indices), top_id=top.id)
         for position, (box, top, color) in enumerate(zip(boxes, tops, colors, strict=True))
     ]
+    result = {
+        "filename": picture.blob_name.rsplit("/", 1)[-1],
+        "models": list(run.models),
+        # How the request asked for overlap and colours, for re-rendering.
+        "area_ratio": req.area_ratio,
+        "color_format": req.color_format,
+    }
+    shown = render(InferenceRow(inference_id, pipeline_id, picture.id, result, verified=False,
+                                blob_name=picture.blob_name), objects, guesses)
+    # The counts as shown, as feedback records them when it changes the boxes.
+    result |= {"labelOccurrence": shown["labelOccurrence"], "totalBoxes": shown["totalBoxes"]}
     inferences.insert(conn, inference_id=inference_id, picture_id=picture.id, user_id=req.user_id,
-                      pipeline_id=pipeline_id, result={
-                          "filename": f"{picture.id}.{extension}",
-                          "models": list(run.models),
-                          "labelOccurrence": label_occurrence(top_labels, [b.overlapping for b in boxes]),
-                          "totalBoxes": len(boxes),
-                          # How the request asked for overlap and colours, for re-rendering.
-                          "area_ratio": req.area_ratio,
-                          "color_format": req.color_format,
-                      })
+                      pipeline_id=pipeline_id, result=result)
     inferences.insert_objects(conn, objects)
     inferences.insert_guesses(conn, guesses)
-    return inference_id
+    return shown

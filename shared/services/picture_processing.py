@@ -13,7 +13,7 @@ from shared.db import connection
 from shared.db.queries import picture_processing as queries
 from shared.errors import NotFound
 from shared.images import sha256_hex
-from shared.pictures import thumbnail_blob_name
+from shared.picture_blobs import thumbnail_blob_name
 from shared.services.image_checks import inspect_image
 from shared.settings import get_settings
 
@@ -29,7 +29,7 @@ _ROW_POLL_S = 0.5
 
 
 def _wait_for_row(container: str, blob_name: str) -> queries.BlobPicture | None:
-    # The blob is uploaded before its row commits (shared.pictures): a young blob
+    # The blob is uploaded before its row commits (shared.picture_blobs): a young blob
     # without a row is waited for, an old one is an orphan left to the repair command.
     grace_s = get_settings().trigger_row_grace_s
     while True:

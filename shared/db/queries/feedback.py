@@ -29,14 +29,6 @@ class LockedInference:
 
 
 @dataclass(frozen=True)
-class BoxOwner:
-    """Whose a box is: its inference and the owner of its picture's folder."""
-
-    inference_id: UUID
-    owner_id: UUID
-
-
-@dataclass(frozen=True)
 class BoxState:
     """A box's state as feedback leaves it."""
 
@@ -48,20 +40,19 @@ class BoxState:
     comment: str | None  # None keeps the stored one
 
 
+# An inference (i) with its picture (p) and the picture's folder (ps).
+_INFERENCE_IN_FOLDER = """
+    inference i
+    JOIN picture p ON p.id = i.picture_id
+    JOIN picture_set ps ON ps.id = p.picture_set_id
+"""
+
+
 def lock_folder_of(conn: Connection, inference_id: UUID) -> UUID | None:
     """The folder of the inference's picture, kept from being deleted until the
     transaction ends; None if there is no such inference (or a delete committed first)."""
     return fetch_value(
-        conn,
-        """
-        SELECT ps.id
-        FROM inference i
-        JOIN picture p ON p.id = i.picture_id
-        JOIN picture_set ps ON ps.id = p.picture_set_id
-        WHERE i.id = %s
-        FOR KEY SHARE OF ps
-        """,
-        [inference_id],
+        conn, f"SELECT ps.id FROM {_INFERENCE_IN_FOLDER} WHERE i.id = %s FOR KEY SHARE OF ps", [inference_id]
     )
 
 
@@ -69,12 +60,10 @@ def lock_inference(conn: Connection, inference_id: UUID) -> LockedInference | No
     """The inference, locked until the transaction ends; or None."""
     return fetch_one(
         conn, LockedInference,
-        """
+        f"""
         SELECT i.id, i.picture_id, p.picture_set_id AS folder_id, ps.owner_id, p.width, p.height,
                i.verified, i.result
-        FROM inference i
-        JOIN picture p ON p.id = i.picture_id
-        JOIN picture_set ps ON ps.id = p.picture_set_id
+        FROM {_INFERENCE_IN_FOLDER}
         WHERE i.id = %s
         FOR UPDATE OF i
         """,
@@ -82,18 +71,12 @@ def lock_inference(conn: Connection, inference_id: UUID) -> LockedInference | No
     )
 
 
-def find_box(conn: Connection, box_id: UUID) -> BoxOwner | None:
-    """Whose the box is, or None."""
-    return fetch_one(
-        conn, BoxOwner,
-        """
-        SELECT o.inference_id, ps.owner_id
-        FROM object o
-        JOIN inference i ON i.id = o.inference_id
-        JOIN picture p ON p.id = i.picture_id
-        JOIN picture_set ps ON ps.id = p.picture_set_id
-        WHERE o.id = %s
-        """,
+def find_box_owner(conn: Connection, box_id: UUID) -> UUID | None:
+    """The owner of the box's picture's folder, or None when there is no such box."""
+    return fetch_value(
+        conn,
+        f"SELECT ps.owner_id FROM {_INFERENCE_IN_FOLDER} JOIN object o ON o.inference_id = i.id"
+        " WHERE o.id = %s",
         [box_id],
     )
 

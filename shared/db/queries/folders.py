@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -21,14 +19,11 @@ class FolderRow:
     id: UUID
     owner_id: UUID
     name: str
-    metadata: dict[str, Any]
-    created_at: datetime
     is_default: bool
 
 
 _FOLDER = """
-    SELECT ps.id, ps.owner_id, ps.name, ps.metadata, ps.created_at,
-           ps.id IS NOT DISTINCT FROM u.default_set_id AS is_default
+    SELECT ps.id, ps.owner_id, ps.name, ps.id IS NOT DISTINCT FROM u.default_set_id AS is_default
     FROM picture_set ps JOIN users u ON u.id = ps.owner_id
 """
 

@@ -19,11 +19,9 @@ class Seed:
 
 
 @dataclass(frozen=True)
-class SeedRecord:
+class SeedRecord(Seed):
     """A seed with its record, as seed-data shows it."""
 
-    id: UUID
-    name: str
     object_type_id: int
     data: dict[str, Any]
 

@@ -1,5 +1,6 @@
-"""Where a picture's bytes live, and writing them together with its rows: the blob
-first, then the rows in one transaction; the blob is deleted again if that fails."""
+"""A picture's blobs: where its bytes and its thumbnail live, and the write of a new
+picture (stored_picture): the blob first, then its rows in one transaction; the blob is
+deleted again if that fails."""
 
 from __future__ import annotations
 
