@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from shared.db.pool import Connection
-from shared.db.rows import fetch_all, fetch_one, fetch_value, fetch_values
+from shared.db.rows import fetch_all, fetch_one, fetch_tuples, fetch_value, fetch_values
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,11 @@ class PictureRow:
     thumbnail: str | None
 
 
-@dataclass(frozen=True, slots=True)  # slots: ten thousand are made for one listing
-class ListedPicture:
+class ListedPicture(NamedTuple):
     """A picture as get-directories lists it. The ids are text, ready for JSON (parsing ten
-    thousand UUIDs only to print them again costs more than the query)."""
+    thousand UUIDs only to print them again costs more than the query). A NamedTuple, not
+    a dataclass: a listing makes one per picture, and for ten thousand, dataclasses took
+    two to three times as long as dicts, NamedTuples no longer."""
 
     id: str
     picture_set_id: str
@@ -100,7 +102,7 @@ def find(conn: Connection, picture_id: UUID) -> PictureRow | None:
 
 def list_for_owner(conn: Connection, owner_id: UUID) -> list[ListedPicture]:
     """Every picture in the owner's folders, oldest first: one query for all folders."""
-    return fetch_all(
+    return fetch_tuples(
         conn, ListedPicture,
         """
         SELECT p.id::text AS id, p.picture_set_id::text AS picture_set_id,
