@@ -186,7 +186,7 @@ def decode_data_url(value: object, name: str = "image") -> SentImage:
 
 
 class Request:
-    """One HTTP request as the services see it: body, route parameters and caller."""
+    """One HTTP request as the parse functions see it: body, route parameters and caller."""
 
     def __init__(self, http: func.HttpRequest) -> None:
         self.http = http
