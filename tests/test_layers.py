@@ -62,3 +62,36 @@ def test_no_service_imports_the_http_edge():
     wrong = {module: sorted(d for d in deps if _within(d, EDGE))
              for module, deps in imports().items() if _within(module, SERVICES)}
     assert {m: d for m, d in wrong.items() if d} == {}
+
+
+def test_no_import_cycle():
+    graph = imports()
+    # Tarjan's strongly connected components: any of more than one module is a cycle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for dependency in graph[module]:
+            if dependency not in index:
+                visit(dependency)
+                low[module] = min(low[module], low[dependency])
+            elif dependency in stack:
+                low[module] = min(low[module], index[dependency])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    assert cycles == []
