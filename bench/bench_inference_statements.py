@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--detail", action="store_true", help="list the statements of each size")
     args = parser.parse_args()
 
+    from cryptography.fernet import Fernet
+
     from bench.app_host import running_app
     from bench.statement_counter import Counts, StatementCounter
     from shared import settings
@@ -79,6 +81,8 @@ def main() -> None:
     for n in args.boxes:
         models.detector(f"detector-{n}", boxes=[box(*b) for b in grid_boxes(n)])
     os.environ[KEY_SETTING] = "bench-key"
+    # The endpoints rest encrypted under this key.
+    os.environ["NACHET_BLOB_PIPELINE_DECRYPTION_KEY"] = Fernet.generate_key().decode()
     image = "data:image/png;base64," + base64.b64encode(_picture()).decode()
     counts: dict[int, list[Counts]] = {}
     try:
