@@ -1,7 +1,9 @@
-"""Pipeline definitions kept in Blob Storage by the current backend: a blob built in Azurite
-with endpoints and keys encrypted under a test key, imported by `manage.py import-pipelines
---blob` (or from a local file in the same format), run through POST /api/inf against local
-model endpoints; keys never rest in clear; every refusal names the blob, entry and field."""
+"""Pipeline definitions kept in Blob Storage by the current backend: blobs in Azurite, with
+endpoints and keys encrypted under a test key (built here, and the ones that the current
+backend's own publishing script wrote, tests/data/current_backend), imported by `manage.py
+import-pipelines --blob` (or from a local file in the same format), run through POST /api/inf
+against local model endpoints with the current backend's behaviour; no key and no endpoint
+rests in clear; every refusal names the blob, entry and field."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 import yaml
 from azure.storage.blob import BlobServiceClient
 from cryptography.fernet import Fernet
+from PIL import Image
 
 from shared import settings
 from shared.errors import ConfigurationError
@@ -23,6 +26,7 @@ from shared.pipeline.definitions import DefinitionError
 from tests.conftest import assert_error
 from tests.support.inference import body, nothing_stored, sample_url
 from tests.support.model_server import box
+from tests.support.synthetic_seeds import SAMPLE_PATH
 
 KEY = Fernet.generate_key().decode()
 VERSION = "0.1.3"
@@ -507,10 +511,6 @@ CLASSIFIED = ["Ambrosia artemisiifolia", "Brassica napus", "Ambrosia psilostachy
 
 def _seed_of(call) -> int:
     """Which of SEEDS a classifier's crop is: their widths are 10, 20 and 30% of the picture."""
-    from PIL import Image
-
-    from tests.support.synthetic_seeds import SAMPLE_PATH
-
     share = call.image().width / Image.open(SAMPLE_PATH).width
     return 0 if share < 0.15 else 1 if share < 0.25 else 2
 
