@@ -77,7 +77,7 @@ def test_database_stopped_and_started_during_a_stream(app, scratch, monkeypatch,
     with own_postgres(scratch / f"pg-{uuid.uuid4().hex[:8]}") as server:
         monkeypatch.setenv("NACHET_DB_URL", server.get_uri())
         settings.reset()
-        own = dataclasses.replace(app, db_url=server.get_uri())
+        own = dataclasses.replace(app, db_url=server.get_uri(), direct_url=server.get_uri())
         with RequestStream(users(app, 3), seed_picture) as stream:
             stream.wait_for(lambda o: every_route_answered(o, 200, ROUTES), "a full round of 200s")
             before = Verified.read(own)
