@@ -83,19 +83,58 @@ def close_pool() -> None:
         pool.close(timeout=1.0)
 
 
+# Per thread (one request at a time): the connection that the caller lookup kept for the
+# request's next block, and the pool it came from.
+_kept = threading.local()
+
+
+def _checkout(pool: ConnectionPool[Connection]) -> Connection:
+    kept: tuple[ConnectionPool[Connection], Connection] | None = getattr(_kept, "value", None)
+    _kept.value = None
+    if kept is not None:
+        if kept[0] is pool:
+            return kept[1]
+        kept[0].putconn(kept[1])  # the settings were reset since: a fresh pool's connection
+    return pool.getconn()
+
+
+def release_kept() -> None:
+    """Give back the connection kept by `connection(keep=True)` if no block took it; the
+    end of every request calls this."""
+    kept: tuple[ConnectionPool[Connection], Connection] | None = getattr(_kept, "value", None)
+    _kept.value = None
+    if kept is not None:
+        kept[0].putconn(kept[1])
+
+
 @contextmanager
-def connection() -> Iterator[Connection]:
+def connection(*, keep: bool = False) -> Iterator[Connection]:
     """A connection in one transaction on the app's schema, committed on success.
+
+    With `keep` (the caller lookup that starts a request), a block that succeeds keeps its
+    connection for the next block on this thread instead of giving it back: one checkout
+    for "who is asking" and the route's own work. Under load every checkout is a wait in
+    the pool's queue, and a light route would otherwise wait twice where get-user-id waits
+    once. release_kept() gives it back if no block takes it.
 
     Raises DependencyUnavailable when the database cannot be reached and
     Conflict on a unique violation; other driver errors propagate.
     """
     try:
-        with _get_pool().connection() as conn:
-            # SET LOCAL, not a session setting, so that PgBouncer may hand the
-            # server connection to someone else after the transaction.
-            conn.execute("SELECT set_config('search_path', %s, true)", [get_settings().schema])
-            yield conn
+        pool = _get_pool()
+        conn = _checkout(pool)
+        kept = False
+        try:
+            with conn:  # commits at the end of the block, rolls back on an error
+                # SET LOCAL, not a session setting, so that PgBouncer may hand the
+                # server connection to someone else after the transaction.
+                conn.execute("SELECT set_config('search_path', %s, true)", [get_settings().schema])
+                yield conn
+            if keep:
+                _kept.value, kept = (pool, conn), True
+        finally:
+            if not kept:
+                pool.putconn(conn)
     except pg_errors.UniqueViolation as exc:
         raise Conflict("this already exists") from exc
     except (PoolTimeout, psycopg.OperationalError) as exc:

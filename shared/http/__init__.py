@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
+from shared.db import release_kept
 from shared.errors import AppError, ConfigurationError, PayloadTooLarge, megabytes
 from shared.http.request import Request
 from shared.settings import get_settings
@@ -73,6 +74,7 @@ def handle(
     except Exception:
         log.exception("unhandled error in %s %s", req.method, _route(req))
         response = error_response(500, "internal error")
+    release_kept()  # the caller lookup's connection, if the route's work did not take it
     log.info(
         "%s %s %d %.0fms user=%s",
         req.method, _route(req), response.status_code,
