@@ -28,13 +28,16 @@ def median_s(action: Callable[[], object], runs: int) -> float:
 
 
 @contextmanager
-def running_app() -> Iterator[str]:
-    """Start PostgreSQL, Azurite and the local host in a temporary folder (local mode);
-    yield the API's base URL; stop everything after."""
+def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start PostgreSQL, Azurite and the local host in a temporary folder (local mode, or
+    the settings of `env` over it); yield the API's base URL; stop everything after and
+    put the environment back, so that one run may start the app again in another mode."""
     from devhost.server import Dispatcher, HostServer
     from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
     from devhost.settings_file import HostSettings
+    from shared import settings
 
+    saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         postgres = start_postgres(Path(tmp) / "postgres")
         azurite_port = free_port()
@@ -43,7 +46,9 @@ def running_app() -> Iterator[str]:
             "NACHET_DB_URL": postgres.get_uri(),
             "NACHET_AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(azurite_port),
             "NACHET_ENV": "local",
+            **(env or {}),
         })
+        settings.reset()
         server = HostServer(("127.0.0.1", 0), Dispatcher(ROOT), HostSettings(0, (), False))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
@@ -51,5 +56,8 @@ def running_app() -> Iterator[str]:
         finally:
             server.shutdown()
             server.server_close()
+            settings.reset()  # the pool and the storage client let go of the services
             stop(azurite)
             postgres.cleanup()
+            os.environ.clear()
+            os.environ.update(saved)
