@@ -29,10 +29,6 @@ from bench.load import mix
 
 CURRENT_BACKEND_RPS = 72.0  # the current Nachet backend, 16 clients, this machine (issue 13)
 TARGET_RATIO = 5.0
-MODES: dict[str, tuple[dict[str, str], bool]] = {
-    "local": ({}, False),
-    "production": ({"NACHET_ENV": "production", "WEBSITE_AUTH_ENABLED": "true"}, True),
-}
 
 
 def _client(base_url: str, email: str, principal: bool, go: threading.Barrier,
@@ -116,7 +112,7 @@ def _count_statements(counter: list[int]) -> None:
 def measure(mode: str, clients: int, seconds: float, counter: list[int]) -> dict:
     from bench.app_host import running_app
 
-    app_env, principal = MODES[mode]
+    app_env, principal = mix.MODES[mode]
     with running_app(app_env) as base_url:
         statements = _statements_per_request(base_url, principal, counter)
         # The clients in a process of their own: in this one they would share the app's
@@ -142,7 +138,7 @@ def main() -> None:
 
     counter = [0]
     _count_statements(counter)
-    results = {mode: measure(mode, args.clients, args.seconds, counter) for mode in MODES}
+    results = {mode: measure(mode, args.clients, args.seconds, counter) for mode in mix.MODES}
     print(f"\nPOST /api/get-user-id, {args.clients} clients for {args.seconds:g} s each, in-process host")
     print(f"{'mode':12}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'SQL/req':>9}"
           f"{'vs current':>12}")

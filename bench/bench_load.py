@@ -30,12 +30,6 @@ from bench.load import mix
 
 LIGHT_ROUTES = ("get-user-id", "get-directories", "create-dir")
 ROUTES = (*LIGHT_ROUTES, "inf", "feedback-positive")
-# Each mode: the app's settings over bench.app_host's local ones, and whether users send
-# an App Service principal (else their email in the body).
-MODES: dict[str, tuple[dict[str, str], bool]] = {
-    "local": ({}, False),
-    "production": ({"NACHET_ENV": "production", "WEBSITE_AUTH_ENABLED": "true"}, True),
-}
 THROUGHPUT_TARGET = 0.8
 LIGHT_P50_TARGET = 1.5
 
@@ -113,7 +107,7 @@ def _read(mode: str, prefix: Path) -> Run:
 def run_mode(mode: str, users: int, seconds: int, folder: Path) -> Run:
     from bench.app_host import running_app
 
-    app_env, principal = MODES[mode]
+    app_env, principal = mix.MODES[mode]
     with running_app(app_env) as base_url:
         _warm_up(base_url, principal=principal)
         host = base_url.removesuffix("/api")
@@ -149,7 +143,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [run_mode(mode, args.users, args.seconds, Path(tmp)) for mode in MODES]
+        runs = [run_mode(mode, args.users, args.seconds, Path(tmp)) for mode in mix.MODES]
     report(runs)
 
 

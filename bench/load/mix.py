@@ -9,6 +9,12 @@ import json
 from functools import cache
 
 PICTURE_DIMS = [640, 480]
+# The app's two modes: its settings over bench.app_host's local ones, and whether users
+# send an App Service principal (else their email in the body).
+MODES: dict[str, tuple[dict[str, str], bool]] = {
+    "local": ({}, False),
+    "production": ({"NACHET_ENV": "production", "WEBSITE_AUTH_ENABLED": "true"}, True),
+}
 
 
 @cache
