@@ -1,29 +1,34 @@
-"""Benchmark: locust's realistic mix (bench/locustfile.py) against the app in local mode and
-in production mode, one after the other in one run: throughput, p50/p95/p99 per route, errors.
+"""Benchmark: locust's realistic mix (bench/load/locustfile.py) against the app in local
+mode and in production mode in one run: throughput, p50/p95/p99 per route, errors.
 
-    .venv/bin/python -m bench.bench_load [--users 32] [--seconds 60]
+    .venv/bin/python -m bench.bench_load [--users 32] [--seconds 60] [--rounds 4]
 
-Each mode gets the app in process on its own embedded PostgreSQL and Azurite
-(bench.app_host), with the deployed defaults (a pool of 4 connections); locust runs in its
-own process (gevent must not patch the app's), headless, and stops by itself. Production
-mode is NACHET_ENV=production with WEBSITE_AUTH_ENABLED=true, each virtual user sending its
-own X-MS-CLIENT-PRINCIPAL. Printed: production's throughput as a ratio of local's (target:
-at least 0.8), and in each mode the slowest light route's p50 (get-user-id,
-get-directories, create-dir) as a ratio of the fastest one's (target: at most 1.5).
+Each mode is served by its own process (bench/load/serve.py: the app in process on its own
+embedded PostgreSQL and Azurite, with the deployed defaults, a pool of 4 connections).
+locust runs headless in a process of its own (gevent must not patch the app's) and stops
+by itself: `--users` virtual analysts against one mode, then the other, for
+`--seconds`/`--rounds` seconds at a time, `--rounds` times, so that both modes meet the
+same machine (it is shared, and its load drifts). Production mode is NACHET_ENV=production
+with WEBSITE_AUTH_ENABLED=true, each virtual user sending its own X-MS-CLIENT-PRINCIPAL.
+Printed: production's throughput as a ratio of local's (target: at least 0.8), and in each
+mode the slowest light route's p50 (get-user-id, get-directories, create-dir) as a ratio
+of the fastest one's (target: at most 1.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 from bench.app_host import ROOT
 from bench.load import mix
@@ -34,117 +39,121 @@ THROUGHPUT_TARGET = 0.8
 LIGHT_P50_TARGET = 1.5
 
 
-@dataclass(frozen=True)
-class RouteStats:
-    requests: int
-    failures: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
+@dataclass
+class Route:
+    """One route's answers over every slice of a mode: locust's histogram of response
+    times (ms, rounded as locust rounds them) and the failures."""
+
+    times: Counter[int] = field(default_factory=Counter)
+    failures: int = 0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.times.values())
+
+    def percentile(self, fraction: float) -> int:
+        """The response time under which `fraction` of the requests answered, as locust computes it."""
+        wanted, seen = fraction * self.requests, 0
+        for ms in sorted(self.times):
+            seen += self.times[ms]
+            if seen >= wanted:
+                return ms
+        return 0
 
 
-@dataclass(frozen=True)
-class Run:
-    mode: str
-    throughput: float  # requests answered per second, over the whole run
-    routes: dict[str, RouteStats]
-    errors: list[str]  # locust's failure lines: route, count, message
+@dataclass
+class Mode:
+    name: str
+    seconds: float = 0.0
+    routes: dict[str, Route] = field(default_factory=lambda: {r: Route() for r in ROUTES})
+    errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def throughput(self) -> float:
+        return sum(r.requests for r in self.routes.values()) / self.seconds
 
     @property
     def failures(self) -> int:
         return sum(r.failures for r in self.routes.values())
 
     def light_p50_ratio(self) -> float:
-        p50s = [self.routes[r].p50_ms for r in LIGHT_ROUTES]
-        return max(p50s) / min(p50s)
+        p50s = [self.routes[r].percentile(0.5) for r in LIGHT_ROUTES]
+        return max(p50s) / max(1, min(p50s))
 
 
-def _warm_up(base_url: str, *, principal: bool) -> None:
-    """One inference before the clock starts: the detector's imports (numpy, scipy) and the
-    first migration are not what the mix measures."""
-    email = "warm-up@bench.example.org"
+@contextmanager
+def serving(mode: str) -> Iterator[str]:
+    """The app in `mode` in a process of its own; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.load.serve", mode], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    base_url = proc.stdout.readline().strip()
+    try:
+        if not base_url:
+            raise SystemExit(f"the app in {mode} mode did not start")
+        yield base_url
+    finally:
+        proc.stdin.close()  # the server stops and takes its services down
+        proc.wait(timeout=120)
 
-    def post(route: str, fields: dict) -> dict:
-        r = requests.post(f"{base_url}/{route}", data=mix.body(email, fields, principal=principal),
-                          headers=mix.headers(email, principal=principal), timeout=120)
-        r.raise_for_status()
-        return r.json()
 
-    user_id = post("get-user-id", {})["user_id"]
-    post("inf", mix.inference(user_id, mix.pictures()[0]))
-
-
-def _locust(host: str, env: dict[str, str], users: int, seconds: int, prefix: Path) -> None:
+def run_slice(mode: Mode, base_url: str, users: int, seconds: int, prefix: Path) -> None:
+    """`users` analysts against `base_url` for `seconds`; adds what they saw to `mode`."""
+    principal = mix.MODES[mode.name][1]
     subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "load" / "locustfile.py"), "--headless",
-         "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s",
-         "--host", host, "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
-         "--stop-timeout", "30"],
-        cwd=ROOT, env={**os.environ, **env}, check=False, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,  # its own summary; the CSV files are read instead
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "load" / "locustfile.py"),
+         "--headless", "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s",
+         "--host", base_url.removesuffix("/api"), "--json-file", str(prefix), "--csv", str(prefix),
+         "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "30"],
+        cwd=ROOT, env={**os.environ, "NACHET_BENCH_PRINCIPAL": "1" if principal else "0"},
+        check=False, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # its own summary: the files are read instead
     )
-
-
-def _read(mode: str, prefix: Path) -> Run:
-    routes = {}
-    throughput = 0.0
-    with open(f"{prefix}_stats.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            if row["Name"] == "Aggregated":
-                throughput = float(row["Requests/s"])
-            else:
-                routes[row["Name"]] = RouteStats(
-                    int(row["Request Count"]), int(row["Failure Count"]),
-                    float(row["50%"]), float(row["95%"]), float(row["99%"]))
+    mode.seconds += seconds
+    for entry in json.loads(Path(f"{prefix}.json").read_text()):
+        route = mode.routes.setdefault(entry["name"], Route())
+        route.times.update({int(ms): n for ms, n in entry["response_times"].items()})
+        route.failures += entry["num_failures"]
     with open(f"{prefix}_failures.csv", newline="") as f:
-        errors = [f"{row['Name']} x{row['Occurrences']}: {row['Error']}" for row in csv.DictReader(f)]
-    missing = [r for r in ROUTES if r not in routes]
-    if missing:
-        raise SystemExit(f"{mode}: no request was made to {missing}; errors: {errors}")
-    return Run(mode, throughput, routes, errors)
+        for row in csv.DictReader(f):
+            mode.errors[f"{row['Name']}: {row['Error']}"] += int(row["Occurrences"])
 
 
-def run_mode(mode: str, users: int, seconds: int, folder: Path) -> Run:
-    from bench.app_host import running_app
-
-    app_env, principal = mix.MODES[mode]
-    with running_app(app_env) as base_url:
-        _warm_up(base_url, principal=principal)
-        host = base_url.removesuffix("/api")
-        print(f"{mode}: {users} users for {seconds} s against {host} ...", flush=True)
-        _locust(host, {"NACHET_BENCH_PRINCIPAL": "1" if principal else "0"}, users, seconds,
-                folder / mode)
-    return _read(mode, folder / mode)
-
-
-def report(runs: list[Run]) -> None:
-    for run in runs:
-        print(f"\n{run.mode} mode: {run.throughput:.1f} requests/s, {run.failures} errors")
+def report(local: Mode, production: Mode) -> None:
+    for mode in (local, production):
+        print(f"\n{mode.name} mode: {mode.throughput:.1f} requests/s, {mode.failures} errors")
         print(f"  {'route':20}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
         for name in ROUTES:
-            r = run.routes[name]
-            print(f"  {name:20}{r.requests:>10}{r.failures:>8}{r.p50_ms:>9.0f}{r.p95_ms:>9.0f}"
-                  f"{r.p99_ms:>9.0f}")
-        for line in run.errors[:10]:
-            print(f"  error: {line}")
-    local, production = runs
+            r = mode.routes[name]
+            print(f"  {name:20}{r.requests:>10}{r.failures:>8}{r.percentile(0.5):>9}"
+                  f"{r.percentile(0.95):>9}{r.percentile(0.99):>9}")
+        for error, count in mode.errors.most_common(10):
+            print(f"  error x{count}: {error}")
     print(f"\nproduction / local throughput: {production.throughput / local.throughput:.2f}"
           f" (target: at least {THROUGHPUT_TARGET})")
-    for run in runs:
-        p50s = ", ".join(f"{r} {run.routes[r].p50_ms:.0f} ms" for r in LIGHT_ROUTES)
-        print(f"{run.mode}: slowest / fastest light-route p50: {run.light_p50_ratio():.2f}"
+    for mode in (local, production):
+        p50s = ", ".join(f"{r} {mode.routes[r].percentile(0.5)} ms" for r in LIGHT_ROUTES)
+        print(f"{mode.name}: slowest / fastest light-route p50: {mode.light_p50_ratio():.2f}"
               f" (target: at most {LIGHT_P50_TARGET}; {p50s})")
-    print(f"errors: {sum(r.failures for r in runs)} (target: 0)")
+    print(f"errors: {local.failures + production.failures} (target: 0)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=32)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--seconds", type=int, default=60, help="per mode, over all rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="turns each mode takes")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = [run_mode(mode, args.users, args.seconds, Path(tmp)) for mode in mix.MODES]
-    report(runs)
+    modes = [Mode(name) for name in mix.MODES]
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        urls = [stack.enter_context(serving(mode.name)) for mode in modes]
+        print(f"{args.users} users, {args.seconds} s per mode in {args.rounds} turns: "
+              + ", ".join(f"{m.name} {url}" for m, url in zip(modes, urls, strict=True)), flush=True)
+        for turn in range(args.rounds):
+            for mode, url in zip(modes, urls, strict=True):
+                run_slice(mode, url, args.users, args.seconds // args.rounds,
+                          Path(tmp) / f"{mode.name}-{turn}")
+    report(*modes)
 
 
 if __name__ == "__main__":
