@@ -48,6 +48,7 @@ class HttpRoute:
     methods: frozenset[str]
     pattern: re.Pattern[str]
     template: str
+    auth_level: str = "anonymous"  # function.json's authLevel: function needs a key
 
     def match(self, path: str) -> dict[str, str] | None:
         """The route parameters if `path` (without the /api prefix) matches."""
@@ -93,5 +94,6 @@ def http_routes(specs: list[FunctionSpec]) -> list[HttpRoute]:
             continue
         template = (trigger.get("route") or spec.name).strip("/")
         methods = frozenset(m.upper() for m in trigger.get("methods") or ["GET", "POST"])
-        routes.append(HttpRoute(spec, methods, _compile(template), template))
+        routes.append(HttpRoute(spec, methods, _compile(template), template,
+                                trigger.get("authLevel") or "function"))
     return sorted(routes, key=lambda r: ("{" in r.template, r.template))

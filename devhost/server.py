@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from devhost.function_keys import key_refused
 from devhost.functions import ROUTE_PREFIX, HttpRoute, discover, http_routes
 from devhost.settings_file import HostSettings
 
@@ -138,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
         if found == 405:
             return _error(405, f"{self.command} is not allowed on {path}")
         route, params = found
+        if key_refused(route.auth_level, dict(self.headers.items()), dict(parse_qsl(query))):
+            return _error(401, "this route needs a function key (x-functions-key header or ?code=)")
         request = func.HttpRequest(
             method=self.command,
             url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
