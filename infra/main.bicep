@@ -71,6 +71,7 @@ var storageName = take('nachet${suffix}', 24)
 var deploymentContainer = 'app-package'
 var picturesContainer = 'nachet-pictures'
 var thumbnailsContainer = 'nachet-thumbnails'
+var exportsContainer = 'nachet-exports'
 var dbName = 'nachet'
 var vaultName = take('nachet-${suffix}', 24)
 var storagePrefix = 'NACHET_AZURE_STORAGE_CONNECTION_STRING'
@@ -146,7 +147,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in [ deploymentContainer, picturesContainer, thumbnailsContainer ]: {
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in [ deploymentContainer, picturesContainer, thumbnailsContainer, exportsContainer ]: {
   parent: blobService
   name: name
   properties: { publicAccess: 'None' }
@@ -333,6 +334,7 @@ var appSettings = [
   { name: 'NACHET_DB_POOL_MAX_SIZE', value: string(dbPoolMaxSize) }
   { name: 'NACHET_PICTURES_CONTAINER', value: picturesContainer }
   { name: 'NACHET_THUMBNAILS_CONTAINER', value: thumbnailsContainer }
+  { name: 'NACHET_EXPORTS_CONTAINER', value: exportsContainer }
   { name: 'NACHET_FRONTEND_PUBLIC_URL', value: join(webClientOrigins, ',') }
   { name: 'NACHET_BLOB_PIPELINE_NAME', value: blobPipelineContainer }
   { name: 'NACHET_BLOB_PIPELINE_VERSION', value: blobPipelineVersion }
@@ -402,8 +404,9 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
     globalValidation: {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
-      // The health probe, and Event Grid's calls to the blob extension (it holds the system key).
-      excludedPaths: [ '/api/health', '/runtime/webhooks/blobs' ]
+      // The health probe, Event Grid's calls to the blob extension (it holds the system key),
+      // and the operator routes (authLevel function: their function key is their credential).
+      excludedPaths: [ '/api/health', '/runtime/webhooks/blobs', '/api/export-dataset' ]
     }
     identityProviders: {
       azureActiveDirectory: {

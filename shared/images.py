@@ -151,6 +151,26 @@ def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
     return DecodedImage(img, fmt, img.width, img.height, sha256_hex(data), data if upright else None)
 
 
+# Formats that training sets take as they are: Azure ML's JSON Lines schema lists these
+# (and no GIF or WebP), and COCO tools read them.
+_TRAINING_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF"})
+
+
+def training_file(data: bytes, *, max_pixels: int) -> tuple[bytes, str]:
+    """The picture as a training set holds it, and its extension: the file itself when its
+    pixels need no EXIF turn and its format is JPEG, PNG, BMP or TIFF; else its upright
+    pixels as PNG, since boxes are in pixels of the upright picture.
+
+    Raises UnsupportedMediaType and PayloadTooLarge.
+    """
+    with _pillow_errors(max_pixels):
+        img = _open(data, max_pixels)
+        fmt = _format(img)
+        if fmt in _TRAINING_FORMATS and _orientation(img) == 1:
+            return data, EXTENSIONS[fmt]
+    return encode(decode(data, max_pixels=max_pixels).image, "PNG"), "png"
+
+
 def encode(img: Image, fmt: str) -> bytes:
     """`img` encoded in Pillow format `fmt` (JPEG, PNG…)."""
     out = io.BytesIO()
@@ -177,3 +197,4 @@ def thumbnail_webp(img: Image, *, longest_px: int = 256) -> bytes:
     out = io.BytesIO()
     thumb.save(out, format="WEBP", quality=80)
     return out.getvalue()
+

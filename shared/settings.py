@@ -57,6 +57,7 @@ class Settings:
     storage_identity: StorageIdentity | None  # exactly one of the two is set
     pictures_container: str
     thumbnails_container: str
+    exports_container: str
     max_content_bytes: int
     valid_extensions: frozenset[str]
     max_width: int
@@ -244,6 +245,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         storage_identity=storage_identity,
         pictures_container=_container(r, "NACHET_PICTURES_CONTAINER", "nachet-pictures"),
         thumbnails_container=_container(r, "NACHET_THUMBNAILS_CONTAINER", "nachet-thumbnails"),
+        exports_container=_container(r, "NACHET_EXPORTS_CONTAINER", "nachet-exports"),
         max_content_bytes=int(r.number("NACHET_MAX_CONTENT_LENGTH", 64, minimum=0.001) * 1024 * 1024),
         valid_extensions=_extensions(r),
         max_width=max_width,
@@ -271,6 +273,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     r.check(
         settings.pictures_container != settings.thumbnails_container,
         "NACHET_PICTURES_CONTAINER and NACHET_THUMBNAILS_CONTAINER must differ",
+    )
+    # Nor may it see dataset exports, which are no pictures.
+    r.check(
+        settings.pictures_container != settings.exports_container,
+        "NACHET_PICTURES_CONTAINER and NACHET_EXPORTS_CONTAINER must differ",
     )
     r.check(
         nachet_env in ("local", "production", "development", "test", "staging"),

@@ -151,6 +151,58 @@ def upload(container_name: str, blob_name: str, data: bytes, *, content_type: st
             put()
 
 
+class BlockWriter:
+    """A block blob written as a stream (see `block_upload`): the bytes are staged in blocks
+    of `block_bytes` as they come, so that at most one block is held in memory."""
+
+    def __init__(self, container_name: str, blob_name: str, *, block_bytes: int) -> None:
+        self._blob = container(container_name).get_blob_client(blob_name)
+        self._block_bytes = block_bytes
+        self._buffer = bytearray()
+        self._blocks: list[str] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        """Take `data`; a full block is staged at once. Raises DependencyUnavailable."""
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= self._block_bytes:
+            self._stage(bytes(self._buffer[:self._block_bytes]))
+            del self._buffer[:self._block_bytes]
+        return len(data)
+
+    def _stage(self, block: bytes) -> None:
+        # Ids must be of one length within a blob; the SDK base64-encodes them.
+        block_id = f"{len(self._blocks):08d}"
+        with _translated(f"blob {self._blob.blob_name}"):
+            self._blob.stage_block(block_id, block, length=len(block))
+        self._blocks.append(block_id)
+
+    def commit(self, content_type: str) -> None:
+        """Stage what is left and make the blob of every block staged. Raises
+        DependencyUnavailable."""
+        from azure.storage.blob import BlobBlock, ContentSettings
+
+        if self._buffer or not self._blocks:
+            self._stage(bytes(self._buffer))
+            self._buffer.clear()
+        with _translated(f"blob {self._blob.blob_name}"):
+            self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._blocks],
+                                         content_settings=ContentSettings(content_type=content_type))
+
+
+@contextmanager
+def block_upload(
+    container_name: str, blob_name: str, *, content_type: str, block_bytes: int = 4 * 1024 * 1024,
+) -> Iterator[BlockWriter]:
+    """A writer of the blob, committed when the block ends without an error. Until then no
+    blob of that name appears (or the one there is stays as it was): blocks left staged
+    are dropped by the storage service within a week. Raises DependencyUnavailable."""
+    writer = BlockWriter(container_name, blob_name, block_bytes=block_bytes)
+    yield writer
+    writer.commit(content_type)
+
+
 def download(container_name: str, blob_name: str) -> bytes:
     """The blob's bytes. Raises NotFound and DependencyUnavailable."""
     with _translated(f"blob {blob_name}"):

@@ -149,6 +149,7 @@ def app_env(services: Services, dbname: str, suffix: str) -> dict[str, str]:
         "AzureWebJobsStorage": services.storage,
         "NACHET_PICTURES_CONTAINER": f"pictures-{suffix}",
         "NACHET_THUMBNAILS_CONTAINER": f"thumbnails-{suffix}",
+        "NACHET_EXPORTS_CONTAINER": f"exports-{suffix}",
         "NACHET_ENV": "production",
         "WEBSITE_AUTH_ENABLED": "true",
         "NACHET_DB_TIMEOUT_S": "3",

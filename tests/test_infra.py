@@ -214,7 +214,12 @@ def test_the_platform_switches_app_service_authentication_on(template):
     validation = auth["properties"]["globalValidation"]
     assert validation["requireAuthentication"] is True
     health = json.loads((ROOT / "health" / "function.json").read_text())["bindings"][0]["route"]
-    assert sorted(validation["excludedPaths"]) == [f"/api/{health}", "/runtime/webhooks/blobs"]
+    # Operator routes take a function key, not a user (README, Operator routes).
+    keyed = [f"/api/{binding['route']}" for path in ROOT.glob("*/function.json")
+             for binding in json.loads(path.read_text())["bindings"]
+             if binding.get("authLevel") == "function"]
+    assert keyed and sorted(validation["excludedPaths"]) == sorted(
+        [f"/api/{health}", "/runtime/webhooks/blobs", *keyed])
 
 
 def test_the_tuned_settings_are_the_apps_defaults(template):
@@ -257,7 +262,8 @@ def test_storage_has_the_apps_containers_no_key_and_cors_for_the_client(template
     containers = template["resources"]["containers"]["config"]["loop_type"]["detail"]["array_name"]
     names = {resolve("${" + c + "}", template) for c in containers}
     assert {resolve("${" + settings[s] + "}", template)
-            for s in ("NACHET_PICTURES_CONTAINER", "NACHET_THUMBNAILS_CONTAINER")} < names
+            for s in ("NACHET_PICTURES_CONTAINER", "NACHET_THUMBNAILS_CONTAINER",
+                      "NACHET_EXPORTS_CONTAINER")} < names
     deployment = body(template["resources"]["app"])["properties"]["functionAppConfig"]["deployment"]
     assert deployment["storage"]["value"].endswith("${deploymentContainer}")
     assert "deploymentContainer" in containers

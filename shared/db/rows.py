@@ -4,7 +4,8 @@ single values."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from psycopg import Cursor
@@ -38,6 +39,17 @@ def fetch_tuples(conn: Connection, row: type[N], query: str, params: Params | No
         return row._make
 
     return conn.cursor(row_factory=factory).execute(query, params).fetchall()
+
+
+def stream_all(
+    conn: Connection, row: type[T], query: str, params: Params | None = None, *, batch: int = 200,
+) -> Iterator[T]:
+    """Every row of `query` as a `row`, fetched `batch` at a time through a server-side
+    cursor of the connection's transaction: memory stays flat however many rows come."""
+    with conn.cursor(f"stream_{uuid.uuid4().hex}", row_factory=class_row(row)) as cursor:
+        cursor.itersize = batch
+        cursor.execute(query, params)
+        yield from cursor
 
 
 def fetch_value(conn: Connection, query: str, params: Params | None = None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import re
 import uuid
@@ -125,6 +126,18 @@ class Body:
         if number in (float("inf"), float("-inf")):
             raise BadRequest(f"{keys[0]} must be a finite number")
         return number
+
+    def day(self, *keys: str) -> datetime.date | None:
+        """A calendar day, `YYYY-MM-DD`; None when absent."""
+        value = self.text(*keys, required=False, max_length=20)
+        if value is None:
+            return None
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise ValueError(value)
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            raise BadRequest(f"{keys[0]} must be a day like 2024-06-30") from None
 
     @overload
     def items(self, *keys: str, required: Literal[True] = ...) -> list[Any]: ...

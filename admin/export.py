@@ -1,0 +1,73 @@
+"""`python manage.py export --format coco|azureml [--out DIR | --blob] [filters]`: the
+verified data as one ZIP (shared/services/export.py; README, Datasets)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from admin.progress import progress_bar
+from shared.services.days import Days
+from shared.services.export import FORMATS, BlobExport, ExportSpec, export_name, export_to_blob, write_export
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the export command."""
+    parser = subparsers.add_parser(
+        "export", help="write the validated pictures and their verified boxes as one ZIP "
+                       "(COCO detection or Azure ML JSON Lines), to a folder or the exports container")
+    parser.add_argument("--format", choices=FORMATS, required=True,
+                        help="coco: COCO detection JSON; azureml: Azure ML AutoML JSON Lines")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, default=Path("."),
+                       help="folder to write <name>.zip into (default .)")
+    where.add_argument("--blob", action="store_true", help="write into NACHET_EXPORTS_CONTAINER instead")
+    parser.add_argument("--name", help="the archive's name, without .zip (default nachet-<format>-<time>)")
+    parser.add_argument("--since", type=date.fromisoformat,
+                        help="pictures uploaded on or after this day (UTC), YYYY-MM-DD")
+    parser.add_argument("--until", type=date.fromisoformat,
+                        help="pictures uploaded on or before this day (UTC), YYYY-MM-DD")
+    parser.add_argument("--species", action="append", default=[], metavar="NAME",
+                        help="pictures holding this species (repeat for several)")
+    parser.add_argument("--pipeline", help="pictures verified from an inference of this pipeline")
+    parser.add_argument("--validation-fraction", type=float, default=0.2,
+                        help="share of each species' pictures in the validation split (default 0.2)")
+    parser.add_argument("--split-seed", default="nachet", help="seed of the split (default nachet)")
+    parser.add_argument("--image-url-prefix",
+                        help="azureml: the datastore folder the unzipped archive will be in "
+                             "(default azureml://datastores/workspaceblobstore/paths/<name>/)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the archive; print where it is and what it holds. Raises AppError."""
+    spec = ExportSpec(format=args.format, uploaded=Days(args.since, args.until), species=tuple(args.species),
+                      pipeline=args.pipeline, validation_fraction=args.validation_fraction,
+                      split_seed=args.split_seed, image_url_prefix=args.image_url_prefix)
+    name = args.name or export_name(spec, datetime.now(UTC))
+    if args.blob:
+        with progress_bar("pictures") as progress:
+            counts = export_to_blob(BlobExport(spec, name), progress=progress)
+        where = f"{counts['container']}/{counts['blob']}"
+    else:
+        path = args.out / f"{name}.zip"
+        if path.exists():
+            print(f"error: {path} exists", file=sys.stderr)
+            return 1
+        partial = path.with_name(path.name + ".part")
+        try:
+            with partial.open("wb") as out, progress_bar("pictures") as progress:
+                summary = write_export(spec, out, name=name, progress=progress)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        where = str(path)
+        counts = asdict(summary)
+    print(f"wrote {where}: {counts['pictures']} picture(s) ({counts['train']} train, "
+          f"{counts['validation']} validation), {counts['boxes']} box(es), "
+          f"{counts['image_labels']} labelled as a whole, {counts['skipped']} skipped")
+    return 0

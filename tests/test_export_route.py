@@ -1,0 +1,115 @@
+"""POST /api/export-dataset: an operator route (authLevel function: a function key, no
+user) that writes the export into the exports container and answers where it is."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tests.conftest import assert_error
+from tests.support.exports import check_azureml, read_zip
+from tests.support.folders import User, image_bytes
+from tests.support.history import make_history
+
+KEY = "operator-key-for-tests"
+
+
+@pytest.fixture
+def keyed(app, monkeypatch):
+    """The local host checks function keys against KEY (devhost/function_keys.py)."""
+    monkeypatch.setenv("NACHET_LOCAL_FUNCTION_KEY", KEY)
+    return app
+
+
+def exports(app) -> list[str]:
+    return app.blobs(app.pictures_container.replace("pictures-", "exports-"))
+
+
+def post(path: str, body: dict, *, headers: dict | None = None, url: str) -> requests.Response:
+    """A call with no identity at all: operators' tools send a key, not a user."""
+    return requests.post(f"{url}/{path}", data=json.dumps(body), timeout=60,
+                         headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def test_the_route_refuses_callers_without_the_function_key(keyed, client):
+    url = keyed.base_url
+    for headers, query in [({}, ""), ({"x-functions-key": "wrong"}, ""), ({}, "?code=wrong"),
+                           ({"x-functions-key": KEY.upper()}, "")]:
+        assert_error(post(f"export-dataset{query}", {"format": "coco"}, headers=headers, url=url), 401,
+                     "function key")
+    # A signed-in analyst is no operator either.
+    assert_error(client.post("export-dataset", {"format": "coco"}), 401, "function key")
+    assert exports(keyed) == []
+    # Web client routes stay anonymous.
+    assert client.post("get-user-id", {"email": ""}).status_code == 200
+    by_header = post("export-dataset", {"format": "coco", "name": "a"},
+                     headers={"x-functions-key": KEY}, url=url)
+    by_query = post(f"export-dataset?code={KEY}", {"format": "coco", "name": "b"}, url=url)
+    assert by_header.status_code == by_query.status_code == 200, (by_header.text, by_query.text)
+    assert exports(keyed) == ["a.zip", "b.zip"]
+    empty = read_zip(requests.get(by_header.json()["url"], timeout=30).content)
+    coco = json.loads(empty.read("annotations/train.json"))
+    assert coco["images"] == coco["annotations"] == [] and len(coco["categories"]) == 16
+
+
+def test_the_azureml_export_lands_in_the_exports_container(keyed, remote, client, make_client):
+    history = make_history(keyed, remote, client, make_client())
+    prefix = "azureml://datastores/seeds/paths/nachet/june/"
+    r = post("export-dataset", {"format": "azureml", "image_url_prefix": prefix, "validation_fraction": 0.5,
+                                "split_seed": "june"}, headers={"x-functions-key": KEY}, url=keyed.base_url)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    name = answer["name"]
+    assert name.startswith("nachet-azureml-") and answer["blob"] == f"{name}.zip"
+    assert exports(keyed) == [answer["blob"]]
+    assert answer["container"] == keyed.pictures_container.replace("pictures-", "exports-")
+    assert {k: answer[k] for k in ("pictures", "boxes", "image_labels", "skipped", "format")} == \
+        {"pictures": 9, "boxes": 19, "image_labels": 3, "skipped": 0, "format": "azureml"}
+    assert answer["train"] + answer["validation"] == 9 and answer["validation"] == 5
+    data = requests.get(answer["url"], timeout=30).content
+    assert len(data) == answer["size_bytes"]
+    check_azureml(read_zip(data), history, set(history.boxes) | set(history.labels), prefix)
+
+
+def test_bad_requests_are_answered_and_write_nothing(keyed, client):
+    User(client).new_batch(1, "One")
+    url = keyed.base_url
+    key = {"x-functions-key": KEY}
+    for body, status, words in [
+        ({}, 400, ["format", "missing"]),
+        ({"format": "yolo"}, 400, ["format must be coco or azureml"]),
+        ({"format": "coco", "since": "2024-13-01"}, 400, ["since", "day"]),
+        ({"format": "coco", "since": "yesterday"}, 400, ["since", "day"]),
+        ({"format": "coco", "since": "2024-02-01", "until": "2024-01-31"}, 400, ["since", "until"]),
+        ({"format": "coco", "species": "Ambrosia trifida"}, 400, ["species", "list"]),
+        ({"format": "coco", "species": ["Ambrosia trifida", 3]}, 400, ["species"]),
+        ({"format": "coco", "species": ["Not a plant"]}, 400, ["no seed named", "Not a plant"]),
+        ({"format": "coco", "pipeline": "nope"}, 404, ["no pipeline named"]),
+        ({"format": "coco", "validation_fraction": -0.1}, 400, ["validation_fraction"]),
+        ({"format": "coco", "validation_fraction": "0.2"}, 400, ["validation_fraction", "number"]),
+        ({"format": "coco", "image_url_prefix": "azureml://d/"}, 400, ["azureml format only"]),
+        ({"format": "azureml", "image_url_prefix": "https://x/"}, 400, ["azureml://"]),
+        ({"format": "coco", "name": "../up"}, 400, ["name"]),
+        ({"format": "coco", "name": "a" * 101}, 400, ["name"]),
+    ]:
+        assert_error(post("export-dataset", body, headers=key, url=url), status, *words)
+    assert exports(keyed) == []
+    assert post("export-dataset", {"format": "coco", "name": "june"}, headers=key, url=url).status_code == 200
+    assert_error(post("export-dataset", {"format": "azureml", "name": "june"}, headers=key, url=url),
+                 409, "june.zip", "exists")
+    assert exports(keyed) == ["june.zip"]
+
+
+def test_the_export_reads_every_users_pictures(keyed, make_client):
+    users = [User(make_client()) for _ in range(2)]
+    for n, user in enumerate(users):
+        user.upload(user.new_batch(1), image_bytes(n), seed_name="Cirsium vulgare")
+    r = post("export-dataset", {"format": "coco", "validation_fraction": 0}, headers={"x-functions-key": KEY},
+             url=keyed.base_url)
+    assert r.status_code == 200, r.text
+    archive = read_zip(requests.get(r.json()["url"], timeout=30).content)
+    coco = json.loads(archive.read("annotations/train.json"))
+    assert len(coco["images"]) == 2 and {image["category_id"] for image in coco["images"]} == {
+        number for (number,) in keyed.sql("SELECT number FROM seed WHERE name = 'Cirsium vulgare'")}
