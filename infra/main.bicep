@@ -406,7 +406,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
       unauthenticatedClientAction: 'Return401'
       // The health probe, Event Grid's calls to the blob extension (it holds the system key),
       // and the operator routes (authLevel function: their function key is their credential).
-      excludedPaths: [ '/api/health', '/runtime/webhooks/blobs', '/api/export-dataset' ]
+      excludedPaths: [ '/api/health', '/runtime/webhooks/blobs', '/api/export-dataset', '/api/model-accuracy' ]
     }
     identityProviders: {
       azureActiveDirectory: {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -198,3 +198,83 @@ def thumbnail_webp(img: Image, *, longest_px: int = 256) -> bytes:
     thumb.save(out, format="WEBP", quality=80)
     return out.getvalue()
 
+
+# ---- Drawing ----
+
+RGB = tuple[int, int, int]
+
+
+def _ink(background: RGB) -> RGB:
+    """Black or white, whichever reads on `background` (its relative luminance)."""
+    r, g, b = background
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
+
+
+def draw_count_table(
+    title: str, rows: Sequence[str], columns: Sequence[str], counts: Sequence[Sequence[int]], *,
+    row_axis: str, column_axis: str, agree: Callable[[str, str], bool],
+) -> bytes:
+    """A PNG of `counts` (one list per row) as a grid a person reads at a glance: each
+    cell holds its count, green where row and column `agree`, red where they do not, the
+    deeper the more; empty cells white; totals in grey at the end of each row and column.
+    Column labels are written upwards."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=15)
+    bold = ImageFont.load_default(size=18)
+    probe_draw = ImageDraw.Draw(PILImage.new("RGB", (1, 1)))
+
+    def text_width(text: str, face: ImageFont.FreeTypeFont | ImageFont.ImageFont = font) -> int:
+        box = probe_draw.textbbox((0, 0), text, font=face)
+        return int(box[2] - box[0])
+
+    row_totals = [sum(row) for row in counts]
+    column_totals = [sum(row[j] for row in counts) for j in range(len(columns))]
+    all_labels = [*columns, "total"]
+    cell_w = max(52, max((text_width(str(v)) for v in [*row_totals, *column_totals, 0]), default=0) + 16)
+    cell_h = 30
+    pad = 12
+    label_w = max((text_width(r) for r in [*rows, "total"]), default=0) + 2 * pad
+    header_h = max(text_width(c) for c in all_labels) + 2 * pad
+    title_h = 34
+    axis_h = 24
+    left = pad + axis_h + label_w
+    top = title_h + axis_h + header_h
+    width = left + cell_w * (len(columns) + 1) + pad
+    height = top + cell_h * (len(rows) + 1) + pad
+    img = PILImage.new("RGB", (max(width, text_width(title, bold) + 2 * pad), height), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((pad, 6), title, fill="black", font=bold)
+    draw.text((left, title_h), column_axis, fill=(80, 80, 80), font=font)
+    # The row axis' name, written upwards along the row labels.
+    axis = PILImage.new("RGB", (max(text_width(row_axis), 1) + 4, axis_h), "white")
+    ImageDraw.Draw(axis).text((2, 2), row_axis, fill=(80, 80, 80), font=font)
+    img.paste(axis.rotate(90, expand=True), (pad, top))
+    for j, label in enumerate(all_labels):
+        tag = PILImage.new("RGB", (text_width(label) + 2 * pad, cell_w), "white")
+        ImageDraw.Draw(tag).text((pad, (cell_w - 18) // 2), label, fill="black", font=font)
+        img.paste(tag.rotate(90, expand=True), (left + j * cell_w, top - tag.width))
+    most = max((v for row in counts for v in row), default=0) or 1
+    for i, label in enumerate([*rows, "total"]):
+        y = top + i * cell_h
+        draw.text((left - pad - text_width(label), y + 6), label, fill="black", font=font)
+        values = [*counts[i], row_totals[i]] if i < len(rows) else [*column_totals, sum(row_totals)]
+        for j, value in enumerate(values):
+            x = left + j * cell_w
+            if i == len(rows) or j == len(columns):
+                fill: RGB = (225, 225, 225)
+            elif value == 0:
+                fill = (255, 255, 255)
+            else:
+                strength = 0.25 + 0.75 * value / most
+                hue = (26, 150, 65) if agree(rows[i], columns[j]) else (215, 48, 39)
+                fill = (round(255 + (hue[0] - 255) * strength), round(255 + (hue[1] - 255) * strength),
+                        round(255 + (hue[2] - 255) * strength))
+            draw.rectangle((x, y, x + cell_w - 1, y + cell_h - 1), fill=fill, outline=(190, 190, 190))
+            if value or i == len(rows) or j == len(columns):
+                text = str(value)
+                draw.text((x + (cell_w - text_width(text)) // 2, y + 6), text, fill=_ink(fill), font=font)
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
