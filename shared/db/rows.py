@@ -1,6 +1,6 @@
 """Typed answers of the queries: rows as frozen dataclasses (psycopg's class_row, which
-matches columns to fields by name), as NamedTuples where a query answers many rows, and
-single values."""
+matches columns to fields by name), as NamedTuples where a query answers many rows, or
+streamed through a server-side cursor; and single values."""
 
 from __future__ import annotations
 
