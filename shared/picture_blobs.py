@@ -1,6 +1,7 @@
 """A picture's blobs: where its bytes and its thumbnail live, and the write of a new
 picture (stored_picture): the blob first, then its rows in one transaction; the blob is
-deleted again if that fails."""
+deleted again if that fails, unless the database went away during the commit and a row may
+name it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from shared import storage
+from shared.db import connection, lost_mid_transaction
+from shared.db.queries import pictures
 from shared.errors import AppError
 from shared.settings import get_settings
 
@@ -83,11 +86,24 @@ def stored_picture(
             picture.uploaded()
         yield picture
         picture.uploaded()  # a block that forgot to wait has committed rows: still wait
-    except BaseException:
+    except BaseException as exc:
         with suppress(Exception):
             upload.result()  # let the upload end before deleting what it wrote
+        if lost_mid_transaction(exc) and _may_have_row(name):
+            # Committed, but the answer was lost with the connection: the blob is a picture's.
+            log.error("kept blob %s: its rows may have been committed; repair will decide", name)
+            raise
         try:
             storage.delete(container, name)
         except AppError:
             log.error("could not delete blob %s after a failed write; repair will", name)
         raise
+
+
+def _may_have_row(name: str) -> bool:
+    """Whether a picture row names the blob, or that cannot be known now."""
+    try:
+        with connection() as conn:
+            return bool(pictures.referenced_blob_names(conn, [name]))
+    except AppError:
+        return True

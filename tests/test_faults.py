@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from shared import settings
-from tests.conftest import App, Client
+from tests.conftest import App, Client, assert_error
 from tests.support.faults import (
     HostProcess,
     OwnAzurite,
@@ -36,6 +36,7 @@ from tests.support.faults import (
 from tests.support.feedback import DETECTIONS
 from tests.support.folders import assert_consistent
 from tests.support.images import data_url
+from tests.support.lost_commit import LostCommit
 from tests.support.synthetic_seeds import make_seed_picture
 
 ROUTES = RequestStream.ROUTES
@@ -218,3 +219,24 @@ def test_a_container_gone_under_the_app_is_made_again(app, client, seed_picture)
     [(blob,)] = app.sql("SELECT p.blob_name FROM picture p JOIN inference i ON i.picture_id = p.id"
                         " WHERE i.id = %s", [r.json()["inference_id"]])
     assert app.blobs() == [blob]
+
+
+def test_a_commit_whose_answer_is_lost_keeps_its_picture_blob(app, client, monkeypatch, run_command,
+                                                              seed_picture):
+    """The database commits an inference's rows and the connection drops before the app
+    hears it: the app answers 503, and must not delete the blob that the committed row names
+    (a row without its blob is what repair cannot mend)."""
+    user_id = client.user_id()
+    with LostCommit(app.direct_url) as proxy:
+        monkeypatch.setenv("NACHET_DB_URL", proxy.url)
+        settings.reset()
+        proxy.arm()
+        r = client.post("inf", {"image": seed_picture, "imageDims": [640, 480],
+                                "container_name": user_id, "user_id": user_id})
+        assert proxy.cut.is_set()
+        assert_error(r, 503, "database")
+        monkeypatch.setenv("NACHET_DB_URL", app.db_url)
+        settings.reset()
+    assert app.sql("SELECT count(*) FROM picture") == [(1,)]  # the commit was done
+    assert_consistent(app)
+    repaired(app, run_command)

@@ -107,6 +107,12 @@ def release_kept() -> None:
         kept[0].putconn(kept[1])
 
 
+def lost_mid_transaction(exc: BaseException) -> bool:
+    """Whether `exc` is the database going away while a block held its connection: then
+    the block's commit may have been done without the answer reaching the app."""
+    return isinstance(exc, DependencyUnavailable) and isinstance(exc.__cause__, psycopg.OperationalError)
+
+
 @contextmanager
 def connection(*, keep: bool = False) -> Iterator[Connection]:
     """A connection in one transaction on the app's schema, committed on success.
