@@ -20,7 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run the Nachet function app locally.")
     parser.add_argument("--port", type=int, help="port (default: Host.LocalHttpPort or 7071)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)")
     parser.add_argument("--data", type=Path, default=ROOT / ".data", help="local data folder")
+    parser.add_argument("--no-migrate", action="store_true",
+                        help="leave the migrations to the app's first request, as in Azure")
+    parser.add_argument("--blob-poll", type=float, default=60.0, metavar="SECONDS",
+                        help="longest wait between two blob trigger scans while idle (default 60)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
@@ -39,15 +45,16 @@ def main() -> int:
         except ConfigurationError as exc:
             print(exc, file=sys.stderr)
             return 2
-        migrate(settings.db_url, settings.schema)
+        if not args.no_migrate:
+            migrate(settings.db_url, settings.schema)
         dispatcher = Dispatcher(ROOT)
         dispatcher.load_all()
-        port = args.port or host_settings.port
-        server = HostServer(("0.0.0.0", port), dispatcher, host_settings)
+        blob_triggers = BlobTriggerRunner(ROOT, max_poll_interval_s=args.blob_poll)
+        port = host_settings.port if args.port is None else args.port
+        server = HostServer((args.host, port), dispatcher, host_settings, on_request=blob_triggers.nudge)
+        address, bound_port = server.server_address[:2]
         logging.getLogger("devhost").info(
-            "serving %d HTTP functions on http://localhost:%d/api", len(dispatcher.routes), port
-        )
-        blob_triggers = BlobTriggerRunner(ROOT)
+            "serving %d HTTP functions on http://%s:%d/api", len(dispatcher.routes), address, bound_port)
         blob_triggers.start()
         try:
             server.serve_forever()

@@ -1,23 +1,28 @@
 """The local host: routing, CORS from local.settings.json, settings loading, concurrent
-invocations, and cheap imports of the function folders."""
+invocations, cheap imports of the function folders, and how it treats clients: where it
+listens, chunked and malformed bodies, and clients that stop sending."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-from devhost.server import Dispatcher, HostServer
+from devhost.server import ClientTimeouts, Dispatcher, HostServer
 from devhost.settings_file import HostSettings, load_local_settings
-from tests.conftest import ROOT, WEB_ORIGIN, Client, assert_error
+from tests.conftest import ROOT, WEB_ORIGIN, Client, assert_error, principal_header
+from tests.support.host_process import HostProcess
 
 
 def test_unknown_route_is_404(app):
@@ -206,3 +211,164 @@ def test_each_malformed_setting_is_named(name, value):
            "NACHET_AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true", name: value}
     with pytest.raises(ConfigurationError, match=name):
         load_settings(env)
+
+
+# The local host as a good citizen: where it listens, how it reads bodies, and how long it
+# waits for a client; over real sockets.
+
+@pytest.mark.parametrize(("args", "reachable_elsewhere"), [((), False), (("--host", "0.0.0.0"), True)])
+def test_host_listens_on_loopback_unless_told(app, args, reachable_elsewhere):
+    host = HostProcess(*args)
+    try:
+        assert host.address[0] == ("0.0.0.0" if args else "127.0.0.1")
+        with socket.create_connection(("127.0.0.1", host.address[1]), timeout=10):
+            pass
+        # 127.0.0.2 is this machine too, but not the address a loopback-only host bound.
+        probe = socket.socket()
+        probe.settimeout(10)
+        try:
+            assert (probe.connect_ex(("127.0.0.2", host.address[1])) == 0) is reachable_elsewhere
+        finally:
+            probe.close()
+    finally:
+        host.stop()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    closed: bool  # the host said Connection: close, and closed it
+
+    def error(self) -> str:
+        """The contract's error body: a JSON array holding one string."""
+        body = json.loads(self.body)
+        assert isinstance(body, list) and len(body) == 1 and isinstance(body[0], str), body
+        return body[0]
+
+
+def _answer(conn: socket.socket) -> Answer | None:
+    """Read one response from `conn`; None if the host closed the connection without one."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            assert data == b"", data
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    while len(body) < int(headers.get("content-length", "0")):
+        body += conn.recv(65536)
+    closed = headers.get("connection") == "close"
+    if closed:
+        assert conn.recv(1) == b""
+    return Answer(int(status_line.split()[1]), headers, body, closed)
+
+
+def _exchange(address: tuple[str, int], *parts: bytes, shut: bool = False) -> Answer | None:
+    """Send `parts` on a new connection (and end the sending side with `shut`), read the answer."""
+    with socket.create_connection(address, timeout=30) as conn:
+        for part in parts:
+            conn.sendall(part)
+        if shut:
+            conn.shutdown(socket.SHUT_WR)
+        return _answer(conn)
+
+
+@pytest.fixture
+def strict_host(app) -> Iterator[tuple[str, int]]:
+    """The app on a host of its own with half-second client budgets and a 1 MB body limit."""
+    server = HostServer(("127.0.0.1", 0), Dispatcher(ROOT), HostSettings(0, (), False),
+                        timeouts=ClientTimeouts(head_s=0.5, body_s=0.5, min_rate=1000, write_s=5),
+                        max_body_bytes=1024 * 1024)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[:2]
+    server.shutdown()
+    server.server_close()
+
+
+def _head(email: str, *lines: str) -> bytes:
+    return "\r\n".join([
+        "POST /api/get-user-id HTTP/1.1", "Host: localhost", "Content-Type: application/json",
+        f"X-MS-CLIENT-PRINCIPAL: {principal_header(email)}", *lines, "", "",
+    ]).encode()
+
+
+def test_chunked_body_is_read(app, strict_host):
+    email = f"chunked-{uuid.uuid4().hex[:6]}@example.org"
+    body = json.dumps({"email": email}).encode()
+    chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(part), part) for part in (body[:5], body[5:9], body[9:]))
+    with socket.create_connection(strict_host, timeout=30) as conn:
+        conn.sendall(_head(email, "Transfer-Encoding: chunked") + chunks + b"0\r\nX-Trailer: ignored\r\n\r\n")
+        answer = _answer(conn)
+        assert answer is not None and answer.status == 200 and not answer.closed
+        assert json.loads(answer.body) == {"user_id": Client(app.base_url, email).user_id()}
+        # The whole body was read: the next request on the connection is understood.
+        conn.sendall(_head(email, f"Content-Length: {len(body)}") + body)
+        again = _answer(conn)
+        assert again is not None and again.status == 200 and again.body == answer.body
+
+
+@pytest.mark.parametrize(("lines", "payload", "status", "words"), [
+    (["Transfer-Encoding: chunked"], b"zz\r\n{}\r\n0\r\n\r\n", 400, "malformed"),
+    (["Transfer-Encoding: chunked"], b"-2\r\n{}\r\n0\r\n\r\n", 400, "malformed"),
+    (["Transfer-Encoding: chunked"], b"2\r\n{}XX0\r\n\r\n", 400, "malformed"),
+    (["Transfer-Encoding: chunked"], b"200000\r\n", 413, "too large"),
+    (["Transfer-Encoding: gzip, chunked"], b"0\r\n\r\n", 501, "gzip"),
+    (["Transfer-Encoding: chunked, gzip"], b"0\r\n\r\n", 400, "chunked"),
+    (["Transfer-Encoding: chunked", "Content-Length: 5"], b"0\r\n\r\n", 400, "both"),
+    (["Content-Length: 5x"], b"{}", 400, "Content-Length"),
+    (["Content-Length: 2", "Content-Length: 3"], b"{}", 400, "Content-Length"),
+    (["Content-Length: 2000000"], b"{}", 413, "too large"),
+])
+def test_body_that_cannot_be_read_is_refused_and_the_connection_closed(app, strict_host, lines, payload,
+                                                                       status, words):
+    email = f"refused-{uuid.uuid4().hex[:6]}@example.org"
+    answer = _exchange(strict_host, _head(email, *lines), payload)
+    assert answer is not None and answer.status == status and answer.closed
+    assert words.lower() in answer.error().lower()
+    assert app.sql("SELECT count(*) FROM users WHERE email = %s", [email]) == [(0,)]
+
+
+def test_body_shorter_than_its_length_is_refused(app, strict_host):
+    answer = _exchange(strict_host, _head("short@example.org", "Content-Length: 50"), b'{"email":', shut=True)
+    assert answer is not None and answer.status == 400 and answer.closed
+    assert "ended" in answer.error()
+
+
+def test_malformed_head_is_answered_in_the_contract_s_shape(app, strict_host):
+    answer = _exchange(strict_host, b"GET /api/seeds HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n")
+    assert answer is not None and answer.status == 431 and answer.closed
+    assert answer.error()
+
+
+def test_client_that_stops_sending_its_head_is_cut_off(app, strict_host):
+    # The host closes the connection without an answer once its head budget is spent.
+    assert _exchange(strict_host, b"POST /api/get-user-id HTTP/1.1\r\nHost: loc") is None
+
+
+def test_client_that_stops_sending_its_body_is_answered_408(app, strict_host):
+    email = f"stalled-{uuid.uuid4().hex[:6]}@example.org"
+    answer = _exchange(strict_host, _head(email, "Content-Length: 40"), b'{"email": "')
+    assert answer is not None and answer.status == 408 and answer.closed
+    assert "in time" in answer.error()
+    assert app.sql("SELECT count(*) FROM users WHERE email = %s", [email]) == [(0,)]
+
+
+def test_client_dripping_its_head_is_cut_off_although_each_byte_is_prompt(app, strict_host):
+    # One byte every 50 ms: each read waits far less than the budget, the head as a whole
+    # takes longer, and the host ends the connection before the head is complete.
+    head = b"GET /api/seeds HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 600 + b"\r\n\r\n"
+    with socket.create_connection(strict_host, timeout=30) as conn:
+        sent = 0
+        try:
+            for byte in head:
+                conn.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert sent < len(head)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContentSettings
@@ -79,3 +80,16 @@ def thumbnail(app: App, picture_blob_name: str) -> bytes:
     """The bytes of the picture's thumbnail blob."""
     name = picture_blob_name.rsplit(".", 1)[0] + ".webp"
     return container(app, app.thumbnails_container).download_blob(name).readall()
+
+
+class Clock:
+    """A UTC clock that moves only when told, for the blob trigger's retry times."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
