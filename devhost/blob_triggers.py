@@ -270,7 +270,8 @@ class BlobTriggerRunner:
 
     def _submit(self, trigger: BlobTrigger, version: BlobVersion, modified: datetime) -> Future | None:
         with self._lock:
-            if version in self._settled or version in self._in_flight:
+            # A version waiting for its next try is submitted by _submit_pass when due.
+            if version in self._settled or version in self._in_flight or version in self._due:
                 return None
             self._in_flight[version] = modified
         return self._pool.submit(self._run, trigger, version)
@@ -291,7 +292,7 @@ class BlobTriggerRunner:
                 if (mark is not None and blob.last_modified < mark) or not trigger.path.fullmatch(blob.name):
                     continue
                 version = BlobVersion(trigger.function.name, trigger.container, blob.name, blob.etag)
-                if version not in self._due and (f := self._submit(trigger, version, blob.last_modified)):
+                if f := self._submit(trigger, version, blob.last_modified):
                     futures.append(f)
         if started is not None:
             # Never past the storage's clock when the scan began: a blob of an early page
@@ -362,6 +363,10 @@ class BlobTriggerRunner:
                 found = bool(self._submit_pass())
             except AzureError as exc:
                 log.warning("blob trigger scan failed: %s", type(exc).__name__)
+                found = False
+            except Exception:
+                # The scanning thread must outlive a bug or an odd answer: it is the only one.
+                log.exception("blob trigger scan failed")
                 found = False
             with self._lock:
                 soonest = min(self._due.values(), default=None)

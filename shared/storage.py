@@ -107,7 +107,9 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except ResourceNotFoundError as exc:
-        raise NotFound(f"{what} was not found") from exc
+        # The message may reach a client: it names no container or blob (the log does).
+        log.info("storage has no %s", what)
+        raise NotFound("not found in storage") from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
         log.warning("storage unavailable during %s: %s", what, type(exc).__name__)
         raise DependencyUnavailable("the storage is unavailable") from exc

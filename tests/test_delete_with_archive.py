@@ -7,6 +7,7 @@ import uuid
 
 import psycopg
 import requests
+from azure.storage.blob import BlobServiceClient
 
 from devhost.blob_triggers import BlobTriggerRunner
 from shared import storage
@@ -194,3 +195,24 @@ def test_a_picture_validated_while_copying_makes_it_409_and_changes_nothing(app,
     assert archive(user, folder).json() is True  # trying again archives all three
     assert app.sql("SELECT count(*) FROM picture") == [(3,)]
     assert_consistent(app)
+
+
+def test_validated_picture_whose_bytes_are_gone_is_archived_without_them(app, client, make_client):
+    user = User(client)
+    folder, validated, _ = mixed_folder(app, user, "Lost")
+    [(lost_blob,)] = app.sql("SELECT blob_name FROM picture WHERE id = %s", [validated[0]])
+    BlobServiceClient.from_connection_string(app.storage).get_container_client(
+        app.pictures_container).delete_blob(lost_blob)
+    labels_before = app.sql("SELECT picture_id::text, seed_id FROM picture_seed ORDER BY 1")
+    r = archive(user, folder)
+    assert r.status_code == 200 and r.json() is True
+    # The folder goes; both validated pictures keep their rows, labels and inference in the
+    # archive; the one whose bytes were lost stays a row without a blob for `repair` to report.
+    assert [f["folder_name"] for f in user.folders()] == ["General"]
+    rows = dict(app.sql("SELECT id::text, blob_name FROM picture"))
+    assert sorted(rows) == sorted(validated)
+    assert app.sql("SELECT picture_id::text, seed_id FROM picture_seed ORDER BY 1") == labels_before
+    assert app.blobs() == [rows[validated[1]]]
+    archivist = User(make_client(ARCHIVE))
+    shown = archivist.post("get-picture", {"container_name": archivist.id, "picture_id": validated[0]})
+    assert_error(shown, 404, "no longer stored")

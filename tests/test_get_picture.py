@@ -6,6 +6,7 @@ import base64
 import uuid
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from shared import storage
 from shared.errors import DependencyUnavailable
@@ -89,3 +90,14 @@ def test_storage_down_is_503(app, user, monkeypatch):
 def test_no_identity_is_401(app):
     body = {"container_name": str(uuid.uuid4()), "picture_id": str(uuid.uuid4())}
     assert_error(Client(app.base_url, None).post("get-picture", body), 401)
+
+
+def test_picture_whose_bytes_are_gone_is_a_404_naming_no_storage_path(app, user):
+    user.upload(user.new_batch(), image_bytes(1))
+    [(picture_id, blob_name)] = app.sql("SELECT id::text, blob_name FROM picture")
+    service = BlobServiceClient.from_connection_string(app.storage)
+    service.get_container_client(app.pictures_container).delete_blob(blob_name)
+    r = user.post("get-picture", {"container_name": user.id, "picture_id": picture_id})
+    assert_error(r, 404, "no longer stored")
+    for revealing in (blob_name, app.pictures_container, user.id, picture_id, "blob"):
+        assert revealing not in r.text

@@ -121,8 +121,10 @@ def test_slow_invocation_does_not_hold_up_others(scratch):
         slow.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            # The module may be half-imported still: its event exists once its import is done.
             slow_module = sys.modules.get(f"slow_{suffix}")
-            if slow_module and slow_module.started.wait(0.1):
+            started = getattr(slow_module, "started", None)
+            if started is not None and started.wait(0.1):
                 break
             time.sleep(0.05)
         assert slow_module is not None and slow_module.started.is_set()

@@ -38,7 +38,10 @@ def get_picture(req: PictureId) -> dict:
             raise Forbidden("this picture is not yours")
         inference = load_latest_for_picture(conn, req.picture_id)
     # Read after the transaction, so that no connection is held during the download.
-    data = storage.download(get_settings().pictures_container, row.blob_name)
+    try:
+        data = storage.download(get_settings().pictures_container, row.blob_name)
+    except NotFound:
+        raise NotFound("this picture's image is no longer stored") from None
     return {
         "picture_id": str(req.picture_id),
         "inference": inference,
