@@ -80,7 +80,7 @@ def test_first_requests_racing_on_an_empty_database_migrate_it_once(app, service
             stop_hosts(hosts)
         assert [r.status_code for r in answers] == [200] * HOSTS, [r.text for r in answers]
         assert len({r.json()["user_id"] for r in answers}) == HOSTS
-        with psycopg.connect(services.db_url(dbname)) as conn:
+        with psycopg.connect(services.direct_url(dbname)) as conn:
             applied = conn.execute("SELECT version FROM nachet.schema_version ORDER BY version").fetchall()
         assert [v for (v,) in applied] == [v for v, _ in migration_files()]
         logged = [line for host in hosts for line in host.log().splitlines() if "applied migration" in line]
