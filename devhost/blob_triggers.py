@@ -214,6 +214,11 @@ class BlobTriggerRunner:
         except BaseException:
             self._receipts.abandon(claim)
             raise
+        try:
+            self._receipts.start(claim)
+        except BaseException:
+            self._receipts.abandon(claim)
+            raise
         props = download.properties
         stream = InputStream(
             data=data, name=version.path, uri=client.url, length=len(data),
@@ -223,7 +228,6 @@ class BlobTriggerRunner:
             },
             metadata=dict(props.metadata or {}),
         )
-        self._receipts.start(claim)
         log.info("%s: attempt %d on %s", version.function, claim.attempt, version.path)
         try:
             self._entry(trigger)(**{trigger.parameter: stream})
