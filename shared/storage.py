@@ -169,7 +169,9 @@ class BlockWriter:
         self._buffer += data
         self.size += len(data)
         while len(self._buffer) >= self._block_bytes:
-            self._stage(bytes(self._buffer[:self._block_bytes]))
+            with memoryview(self._buffer) as view:  # one copy of the block, not two
+                block = bytes(view[:self._block_bytes])
+            self._stage(block)
             del self._buffer[:self._block_bytes]
         return len(data)
 

@@ -9,7 +9,8 @@ its species as a picture-level label; the dataset files of the format (shared.da
 what was written).
 
 It streams: the pictures come from a server-side cursor and go into the archive one at a
-time (read, written, forgotten), the dataset files are spooled to temporary files until
+time (read, written, forgotten; the next READ_AHEAD are read meanwhile, so that storage
+round trips overlap), the dataset files are spooled to temporary files until
 the pictures are written, and the archive goes out as it is made (to a file, or to a blob
 block by block): memory stays flat whatever the count. A picture whose blob is gone
 (its folder deleted meanwhile) is skipped and counted; one moved to the archive meanwhile
@@ -21,10 +22,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from uuid import UUID
 
 from shared import images, storage
 from shared.datasets.azureml_jsonl import AzureMLDataset
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("coco", "azureml")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 URL_VALID_S = 24 * 3600  # how long the answer's URL reads the archive
+READ_AHEAD = 8  # pictures being read while the ones before them are written
 
 
 @dataclass(frozen=True)
@@ -137,12 +142,14 @@ def write_export(
             dataset = _dataset(spec, categories, name, now)
             pictures = datasets.stream_pictures(conn, where, validation_fraction=spec.validation_fraction,
                                                 split_seed=spec.split_seed)
-            for done, picture in enumerate(pictures, start=1):
-                written = _write_picture(conn, archive, picture)
-                if written is None:
+            for done, (picture, fetched) in enumerate(_read_ahead(pictures), start=1):
+                file = _file(conn, picture, fetched)
+                if file is None:
                     counts["skipped"] += 1
                 else:
-                    file_name, file_format = written
+                    file_name = f"images/{picture.id}.{file.extension}"
+                    archive.write(file_name, file.data, compress=False)
+                    file_format = file.extension
                     split = "validation" if picture.validation else "train"
                     dataset.add(picture, file_name, file_format, split)
                     split_rows.add(f"{picture.id},{file_name},{split},{categories[picture.stratum]}\n".encode())
@@ -226,36 +233,56 @@ def _dataset(spec: ExportSpec, categories: dict[int, str], name: str, now: datet
     return AzureMLDataset(categories, image_url_prefix=prefix)
 
 
-def _write_picture(
-    conn: Connection, archive: ZipWriter, picture: DatasetPicture,
-) -> tuple[str, str] | None:
-    """Put the picture's file into the archive: its name there and format, or None when
-    its blob is gone or unreadable."""
-    settings = get_settings()
-    data = _download(conn, picture)
-    if data is None:
-        return None
-    try:
-        file, extension = images.training_file(data, max_pixels=settings.max_image_pixels)
-    except (UnsupportedMediaType, PayloadTooLarge) as exc:
-        log.warning("export skipped picture %s: %s", picture.id, exc.message)
-        return None
-    file_name = f"images/{picture.id}.{extension}"
-    archive.write(file_name, file, compress=False)
-    return file_name, extension
+@dataclass(frozen=True)
+class _File:
+    """A picture's file as the archive holds it (images.training_file)."""
+
+    data: bytes
+    extension: str
 
 
-def _download(conn: Connection, picture: DatasetPicture) -> bytes | None:
-    """The picture's bytes; read where it is now if it moved since the query began (an
-    archived folder), or None when it is gone."""
-    container = get_settings().pictures_container
-    name: str | None = picture.blob_name
-    while name is not None:
+def _read_ahead(pictures: Iterator[DatasetPicture]) -> Iterator[tuple[DatasetPicture, Future[_File | None]]]:
+    """The pictures in order, each with the reading of its file, started READ_AHEAD
+    pictures early: the reads (a storage round trip each) overlap, and at most READ_AHEAD
+    files are held at once."""
+    window: deque[tuple[DatasetPicture, Future[_File | None]]] = deque()
+    with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="export-read") as pool:
         try:
-            return storage.download(container, name)
+            for picture in pictures:
+                window.append((picture, pool.submit(_fetch, picture.id, picture.blob_name)))
+                if len(window) == READ_AHEAD:
+                    yield window.popleft()
+            while window:
+                yield window.popleft()
+        finally:
+            for _, pending in window:
+                pending.cancel()
+
+
+def _fetch(picture_id: UUID, blob_name: str) -> _File | None:
+    """The picture's file, or None when it cannot be read as a picture. Raises NotFound
+    (no blob of that name), DependencyUnavailable."""
+    settings = get_settings()
+    data = storage.download(settings.pictures_container, blob_name)
+    try:
+        return _File(*images.training_file(data, max_pixels=settings.max_image_pixels))
+    except (UnsupportedMediaType, PayloadTooLarge) as exc:
+        log.warning("export skipped picture %s: %s", picture_id, exc.message)
+        return None
+
+
+def _file(conn: Connection, picture: DatasetPicture, fetched: Future[_File | None]) -> _File | None:
+    """The file that was read for the picture; read where the picture is now if it moved
+    since the query began (its folder was archived), or None when it is gone."""
+    try:
+        return fetched.result()
+    except NotFound:
+        tried = picture.blob_name
+    while (moved := datasets.current_blob_name(conn, picture.id)) not in (None, tried):
+        try:
+            return _fetch(picture.id, moved)
         except NotFound:
-            moved = datasets.current_blob_name(conn, picture.id)
-            name = moved if moved != name else None
+            tried = moved
     log.warning("export skipped picture %s: its blob is gone", picture.id)
     return None
 
