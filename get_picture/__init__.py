@@ -1,5 +1,7 @@
-"""POST /api/get-picture {"container_name", "picture_id"} -> {"picture_id", "inference": the latest
-inference object or null, "image": "data:<real content type>;base64,…", "thumbnail": URL or null}."""
+"""POST /api/get-picture {"container_name", "picture_id", "annotated": optional boolean} ->
+{"picture_id", "inference": the latest inference object or null, "image": "data:<real content
+type>;base64,…" (annotated: the picture with the inference's boxes drawn), "thumbnail": URL or
+null}."""
 
 import azure.functions as func
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from shared.errors import PayloadTooLarge, UnsupportedMediaType
 
 if TYPE_CHECKING:
+    from PIL import ImageDraw
     from PIL.Image import Image
 
 # Pillow format name -> the extension used in blob names.
@@ -204,10 +205,74 @@ def thumbnail_webp(img: Image, *, longest_px: int = 256) -> bytes:
 RGB = tuple[int, int, int]
 
 
+@dataclass(frozen=True)
+class Outline:
+    """A box to draw on a picture: its edges in pixels (left, top, right, bottom), its
+    colour, its caption, and whether an analyst verified it (solid, with a check mark;
+    else dashed)."""
+
+    edges: tuple[int, int, int, int]
+    color: RGB
+    caption: str
+    verified: bool
+
+
 def _ink(background: RGB) -> RGB:
     """Black or white, whichever reads on `background` (its relative luminance)."""
     r, g, b = background
     return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
+
+
+def draw_outlines(img: Image, outlines: Sequence[Outline]) -> Image:
+    """A copy of `img` with each outline drawn, its caption on a tag of its colour above it
+    (inside it when there is no room above). Line width and text size follow the
+    picture's size, so that they read on a thumbnail and on a full camera frame."""
+    from PIL import ImageDraw, ImageFont
+
+    out = img.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    side = min(out.width, out.height)
+    width = max(2, round(side / 250))
+    font = ImageFont.load_default(size=max(12, round(side / 40)))
+    for outline in outlines:
+        left, top, right, bottom = outline.edges
+        if outline.verified:
+            draw.rectangle((left, top, right - 1, bottom - 1), outline=outline.color, width=width)
+        else:
+            _dashed_rectangle(draw, outline.edges, outline.color, width)
+        text_left, text_top, text_right, text_bottom = (
+            round(v) for v in draw.textbbox((0, 0), outline.caption, font=font))
+        pad = max(2, width)
+        mark = (text_bottom - text_top) if outline.verified else 0  # room for the check mark
+        tag_width = text_right - text_left + 2 * pad + (mark + pad if mark else 0)
+        tag_height = text_bottom - text_top + 2 * pad
+        x = min(max(0, left), max(0, out.width - tag_width))
+        y = top - tag_height if top - tag_height >= 0 else top
+        draw.rectangle((x, y, x + tag_width - 1, y + tag_height - 1), fill=outline.color)
+        ink = _ink(outline.color)
+        if mark:
+            # A check mark drawn as lines: the default font has no such glyph.
+            cx, cy = x + pad, y + pad
+            draw.line([(cx, cy + mark * 0.55), (cx + mark * 0.38, cy + mark * 0.9),
+                       (cx + mark, cy + mark * 0.1)], fill=ink, width=max(2, mark // 6), joint="curve")
+        text_x = x + pad + (mark + pad if mark else 0) - text_left
+        draw.text((text_x, y + pad - text_top), outline.caption, fill=ink, font=font)
+    return out
+
+
+def _dashed_rectangle(
+    draw: ImageDraw.ImageDraw, edges: tuple[int, int, int, int], color: RGB, width: int,
+) -> None:
+    left, top, right, bottom = edges[0], edges[1], edges[2] - 1, edges[3] - 1
+    dash, gap = 4 * width, 3 * width
+    for x0, y0, x1, y1 in ((left, top, right, top), (right, top, right, bottom),
+                           (right, bottom, left, bottom), (left, bottom, left, top)):
+        length = max(abs(x1 - x0), abs(y1 - y0))
+        for start in range(0, length + 1, dash + gap):
+            end = min(start + dash, length)
+            sx, sy = x0 + (x1 - x0) * start // max(length, 1), y0 + (y1 - y0) * start // max(length, 1)
+            ex, ey = x0 + (x1 - x0) * end // max(length, 1), y0 + (y1 - y0) * end // max(length, 1)
+            draw.line([(sx, sy), (ex, ey)], fill=color, width=width)
 
 
 def draw_count_table(

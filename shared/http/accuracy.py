@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.errors import BadRequest
 from shared.http.request import Request
 from shared.services.accuracy import DEFAULT_TOP_N, AccuracyRequest
 from shared.services.days import Days
@@ -11,13 +10,10 @@ from shared.services.days import Days
 def accuracy_request(request: Request) -> AccuracyRequest:
     """{"pipeline", "since", "until", "top_n", "png"}, all optional. Raises BadRequest."""
     body = request.body
-    png = body.raw("png", required=False)
-    if png is not None and not isinstance(png, bool):
-        raise BadRequest("png must be true or false")
     top_n = body.integer("top_n", required=False)
     return AccuracyRequest(
         pipeline=body.text("pipeline", required=False, max_length=200) or None,
         run=Days(body.day("since"), body.day("until")),
         top_n=DEFAULT_TOP_N if top_n is None else top_n,
-        png=bool(png),
+        png=body.flag("png"),
     )

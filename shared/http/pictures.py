@@ -7,5 +7,7 @@ from shared.services.pictures import PictureId
 
 
 def picture_id(request: Request) -> PictureId:
-    """The caller's picture. Raises BadRequest, Unauthorized, Forbidden, NotFound."""
-    return PictureId(request.user_id("container_name"), request.body.id("picture_id"))
+    """The caller's picture, and whether to draw its boxes on it ("annotated", optional).
+    Raises BadRequest, Unauthorized, Forbidden, NotFound."""
+    return PictureId(request.user_id("container_name"), request.body.id("picture_id"),
+                     request.body.flag("annotated"))

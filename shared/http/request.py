@@ -127,6 +127,13 @@ class Body:
             raise BadRequest(f"{keys[0]} must be a finite number")
         return number
 
+    def flag(self, *keys: str) -> bool:
+        """A JSON boolean; False when absent."""
+        value = self.raw(*keys, required=False)
+        if value is not None and not isinstance(value, bool):
+            raise BadRequest(f"{keys[0]} must be true or false")
+        return bool(value)
+
     def day(self, *keys: str) -> datetime.date | None:
         """A calendar day, `YYYY-MM-DD`; None when absent."""
         value = self.text(*keys, required=False, max_length=20)
