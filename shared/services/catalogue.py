@@ -37,11 +37,12 @@ def match_label(label: str, catalogue: Sequence[Seed]) -> Seed | None:
 
 
 def resolve_labels(
-    conn: Connection, labels: Iterable[tuple[str, bool]]
+    conn: Connection, labels: Iterable[tuple[str, bool]], *, add: bool = True,
 ) -> dict[tuple[str, bool], Seed | None]:
     """The seed named by each (label, from_classifier) pair. A classifier's label that
-    names no seed is added to the catalogue; a detector's own label (such as `seed`)
-    names a seed only when it is exactly a seed's name, and is never added."""
+    names no seed is added to the catalogue (unless not `add`: then it names none); a
+    detector's own label (such as `seed`) names a seed only when it is exactly a seed's
+    name, and is never added."""
     catalogue = seeds.list_all(conn)
     found: dict[tuple[str, bool], Seed | None] = {}
     for label, from_classifier in labels:
@@ -52,7 +53,7 @@ def resolve_labels(
     missing = {label.strip().lower(): label.strip()
                for (label, from_classifier), seed in found.items()
                if from_classifier and seed is None and label.strip()}
-    if missing:
+    if missing and add:
         added = {seed.name.lower(): seed for seed in seeds.insert_missing(conn, list(missing.values()))}
         for label, from_classifier in found:
             if from_classifier and found[label, from_classifier] is None:

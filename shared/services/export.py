@@ -22,13 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from uuid import UUID
 
 from shared import images, storage
 from shared.datasets.azureml_jsonl import AzureMLDataset
@@ -39,6 +37,7 @@ from shared.db.pool import Connection
 from shared.db.queries import datasets
 from shared.db.queries.datasets import UNNAMED_SEED, DatasetFilter, DatasetPicture
 from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
+from shared.parallel import ahead
 from shared.services.days import Days
 from shared.settings import get_settings
 from shared.zip_writer import Output, ZipWriter
@@ -142,7 +141,8 @@ def write_export(
             dataset = _dataset(spec, categories, name, now)
             pictures = datasets.stream_pictures(conn, where, validation_fraction=spec.validation_fraction,
                                                 split_seed=spec.split_seed)
-            for done, (picture, fetched) in enumerate(_read_ahead(pictures), start=1):
+            reads = ahead(_fetch, pictures, window=READ_AHEAD, name="export-read")
+            for done, (picture, fetched) in enumerate(reads, start=1):
                 file = _file(conn, picture, fetched)
                 if file is None:
                     counts["skipped"] += 1
@@ -241,33 +241,15 @@ class _File:
     extension: str
 
 
-def _read_ahead(pictures: Iterator[DatasetPicture]) -> Iterator[tuple[DatasetPicture, Future[_File | None]]]:
-    """The pictures in order, each with the reading of its file, started READ_AHEAD
-    pictures early: the reads (a storage round trip each) overlap, and at most READ_AHEAD
-    files are held at once."""
-    window: deque[tuple[DatasetPicture, Future[_File | None]]] = deque()
-    with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="export-read") as pool:
-        try:
-            for picture in pictures:
-                window.append((picture, pool.submit(_fetch, picture.id, picture.blob_name)))
-                if len(window) == READ_AHEAD:
-                    yield window.popleft()
-            while window:
-                yield window.popleft()
-        finally:
-            for _, pending in window:
-                pending.cancel()
-
-
-def _fetch(picture_id: UUID, blob_name: str) -> _File | None:
-    """The picture's file, or None when it cannot be read as a picture. Raises NotFound
-    (no blob of that name), DependencyUnavailable."""
+def _fetch(picture: DatasetPicture, blob_name: str | None = None) -> _File | None:
+    """The picture's file (from `blob_name` when given), or None when it cannot be read
+    as a picture. Raises NotFound (no blob of that name), DependencyUnavailable."""
     settings = get_settings()
-    data = storage.download(settings.pictures_container, blob_name)
+    data = storage.download(settings.pictures_container, blob_name or picture.blob_name)
     try:
         return _File(*images.training_file(data, max_pixels=settings.max_image_pixels))
     except (UnsupportedMediaType, PayloadTooLarge) as exc:
-        log.warning("export skipped picture %s: %s", picture_id, exc.message)
+        log.warning("export skipped picture %s: %s", picture.id, exc.message)
         return None
 
 
@@ -280,7 +262,7 @@ def _file(conn: Connection, picture: DatasetPicture, fetched: Future[_File | Non
         tried = picture.blob_name
     while (moved := datasets.current_blob_name(conn, picture.id)) not in (None, tried):
         try:
-            return _fetch(picture.id, moved)
+            return _fetch(picture, moved)
         except NotFound:
             tried = moved
     log.warning("export skipped picture %s: its blob is gone", picture.id)

@@ -16,7 +16,8 @@ from shared.errors import NotFound, UnsupportedMediaType
 from shared.picture_blobs import NewPicture, stored_picture
 from shared.pipeline.postprocess import Box, label_colors, postprocess
 from shared.pipeline.runner import PipelineRun, run_pipeline
-from shared.services.catalogue import resolve_labels
+from shared.pipeline.types import PipelineSpec
+from shared.services.catalogue import Seed, resolve_labels
 from shared.services.folders import resolve_folder
 from shared.services.inference_view import render
 from shared.settings import get_settings
@@ -41,17 +42,10 @@ def run_inference(req: InferenceRequest) -> dict:
     Raises NotFound (pipeline or folder), Forbidden (folder), UnsupportedMediaType,
     PayloadTooLarge, ModelEndpointFailed, ModelEndpointTimeout, DependencyUnavailable.
     """
-    settings = get_settings()
     with connection() as conn:
         folder_id = resolve_folder(conn, req.user_id, req.folder_ref).id
-        pipeline = pipelines.load(conn, req.pipeline_name)
-    if pipeline is None:
-        if req.pipeline_name is None:
-            raise NotFound("no default pipeline is registered: import one, or name a model_name")
-        raise NotFound(f"no pipeline named {req.pipeline_name!r}")
-    picture = images.decode(req.image, max_pixels=settings.max_image_pixels)
-    if picture.extension not in settings.valid_extensions:
-        raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
+        pipeline = find_pipeline(conn, req.pipeline_name)
+    picture = decode_picture(req.image)
     # The blob uploads while the models run (with no database connection held); a model
     # failure deletes it again, and rows are written only once both are done.
     with stored_picture(req.user_id, folder_id, req.image, extension=picture.extension,
@@ -70,16 +64,65 @@ def run_inference(req: InferenceRequest) -> dict:
             return _insert_inference(conn, req, pipeline.id, new, run, boxes)
 
 
+def find_pipeline(conn: Connection, name: str | None) -> PipelineSpec:
+    """The active pipeline of that name, or the default one. Raises NotFound."""
+    pipeline = pipelines.load(conn, name)
+    if pipeline is None:
+        if name is None:
+            raise NotFound("no default pipeline is registered: import one, or name a model_name")
+        raise NotFound(f"no pipeline named {name!r}")
+    return pipeline
+
+
+def decode_picture(data: bytes) -> images.DecodedImage:
+    """The picture decoded for a pipeline, if its format is accepted (NACHET_VALID_EXTENSION).
+    Raises UnsupportedMediaType, PayloadTooLarge."""
+    settings = get_settings()
+    picture = images.decode(data, max_pixels=settings.max_image_pixels)
+    if picture.extension not in settings.valid_extensions:
+        raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
+    return picture
+
+
 def _insert_inference(
     conn: Connection, req: InferenceRequest, pipeline_id: UUID, picture: NewPicture,
     run: PipelineRun, boxes: list[Box],
 ) -> dict:
     """Insert the inference, its boxes and their guesses; return the inference object,
     rendered from these rows as get-picture and feedback render them read back."""
-    seeds = resolve_labels(conn, {
-        (guess.label, classified)
-        for box, classified in zip(boxes, run.classified, strict=True) for guess in box.guesses
-    })
+    rows = render_run(run, boxes, resolve_labels(conn, run_labels(run, boxes)), pipeline_id=pipeline_id,
+                      picture_id=picture.id, blob_name=picture.blob_name, area_ratio=req.area_ratio,
+                      color_format=req.color_format)
+    inferences.insert(conn, inference_id=rows.header.id, picture_id=picture.id, user_id=req.user_id,
+                      pipeline_id=pipeline_id, result=rows.header.result)
+    inferences.insert_objects(conn, rows.objects)
+    inferences.insert_guesses(conn, rows.guesses)
+    return rows.shown
+
+
+@dataclass(frozen=True)
+class RenderedRun:
+    """A pipeline run as an inference's rows, and the inference object rendered from them."""
+
+    header: InferenceRow
+    objects: list[BoxRow]
+    guesses: list[GuessRow]
+    shown: dict
+
+
+def run_labels(run: PipelineRun, boxes: list[Box]) -> set[tuple[str, bool]]:
+    """Every (label, from a classifier) of the run's guesses, for catalogue.resolve_labels."""
+    return {(guess.label, classified)
+            for box, classified in zip(boxes, run.classified, strict=True) for guess in box.guesses}
+
+
+def render_run(
+    run: PipelineRun, boxes: list[Box], seeds: dict[tuple[str, bool], Seed | None], *,
+    pipeline_id: UUID, picture_id: UUID, blob_name: str, area_ratio: float, color_format: str,
+) -> RenderedRun:
+    """The rows of a new inference of the run's post-processed `boxes` (each guess's seed
+    from `seeds`, keyed as run_labels gives them) and the inference object rendered from
+    them, as /inf stores and answers it."""
     inference_id = uuid.uuid4()
     tops: list[GuessRow] = []
     guesses: list[GuessRow] = []
@@ -98,18 +141,14 @@ def _insert_inference(
         for position, (box, top, color) in enumerate(zip(boxes, tops, colors, strict=True))
     ]
     result = {
-        "filename": picture.blob_name.rsplit("/", 1)[-1],
+        "filename": blob_name.rsplit("/", 1)[-1],
         "models": list(run.models),
         # How the request asked for overlap and colours, for re-rendering.
-        "area_ratio": req.area_ratio,
-        "color_format": req.color_format,
+        "area_ratio": area_ratio,
+        "color_format": color_format,
     }
-    shown = render(InferenceRow(inference_id, pipeline_id, picture.id, result, verified=False,
-                                blob_name=picture.blob_name), objects, guesses)
+    header = InferenceRow(inference_id, pipeline_id, picture_id, result, verified=False, blob_name=blob_name)
+    shown = render(header, objects, guesses)
     # The counts as shown, as feedback records them when it changes the boxes.
     result |= {"labelOccurrence": shown["labelOccurrence"], "totalBoxes": shown["totalBoxes"]}
-    inferences.insert(conn, inference_id=inference_id, picture_id=picture.id, user_id=req.user_id,
-                      pipeline_id=pipeline_id, result=result)
-    inferences.insert_objects(conn, objects)
-    inferences.insert_guesses(conn, guesses)
-    return shown
+    return RenderedRun(header, objects, guesses, shown)
