@@ -25,9 +25,10 @@ import pytest
 import requests
 from psycopg.conninfo import make_conninfo
 
-from devhost.server import Dispatcher, HostServer
+from devhost.server import HostServer
 from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
 from devhost.settings_file import HostSettings
+from tests.support.contract import VIOLATIONS, ContractDispatcher
 from tests.support.feedback import DETECTIONS, GUESSES, Analyst
 from tests.support.model_server import ModelServer
 from tests.support.pgbouncer import PgBouncer, start_pgbouncer
@@ -97,14 +98,24 @@ def services(scratch: Path) -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def host() -> Iterator[str]:
-    """The local host serving the app in this process; returns its base URL."""
-    dispatcher = Dispatcher(ROOT)
+    """The local host serving the app in this process; returns its base URL. Every answer of
+    its functions is checked against the published contract (tests/support/contract.py)."""
+    dispatcher = ContractDispatcher(ROOT)
     server = HostServer(("127.0.0.1", 0), dispatcher, HostSettings(0, (WEB_ORIGIN,), True))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/api"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _answers_follow_the_contract() -> Iterator[None]:
+    """Fails the test if the app answered it anything the OpenAPI document does not list."""
+    VIOLATIONS.take()
+    yield
+    found = VIOLATIONS.take()
+    assert not found, "answers outside shared/contract/openapi.json:\n" + "\n".join(found)
 
 
 @dataclass
