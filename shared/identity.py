@@ -41,7 +41,9 @@ class Caller:
 
 def _is_email(value: str) -> bool:
     value = value.strip()
-    return len(value) <= 254 and "\x00" not in value and _EMAIL.match(value) is not None
+    # Printable only: no NUL or control character, and no lone surrogate, which the
+    # database driver cannot encode (a 500 where a 401 or 400 is due).
+    return len(value) <= 254 and value.isprintable() and _EMAIL.match(value) is not None
 
 
 def valid_email(value: str, source: str) -> str:
