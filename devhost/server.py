@@ -140,7 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug(format, *args)
+        # The request line holds the client's path: cut, as the app's own request line is,
+        # and control characters escaped, as the base class does.
+        message = format % tuple(f"{a:.200}" if isinstance(a, str) else a for a in args)
+        log.debug("%s", message.translate(self._control_char_table))
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # The standard library answers a malformed request line or header in HTML; the

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import azure.functions as func
 
@@ -39,9 +39,19 @@ def error_response(status: int, message: str) -> func.HttpResponse:
     return json_response([message], status=status)
 
 
+_LOGGED_PATH_MAX = 200
+
+
 def _route(req: func.HttpRequest) -> str:
-    """The request's path, which names its function (no query string: it may carry user text)."""
-    return urlsplit(req.url).path
+    """The request's path for the log, which names its function: no query string (it may
+    carry user text), cut to _LOGGED_PATH_MAX characters and percent-encoded beyond printable
+    ASCII, so that a client's path can neither flood nor forge log lines."""
+    try:
+        path = urlsplit(req.url).path
+    except ValueError:  # a Host header that names no host
+        path = "-"
+    cut = path[:_LOGGED_PATH_MAX] + ("..." if len(path) > _LOGGED_PATH_MAX else "")
+    return quote(cut, safe="/%:@!$&'()*+,;=-._~", errors="backslashreplace")
 
 
 def handle(
