@@ -222,7 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_chunked()
         if not lengths:
             return b""
-        if len(set(lengths)) > 1 or not lengths[0].strip().isdigit():
+        # ASCII digits only: "²" is a digit to isdigit() but not to int().
+        if len(set(lengths)) > 1 or not (lengths[0].strip().isascii() and lengths[0].strip().isdigit()):
             raise _Refused(400, "Content-Length is not a number of bytes")
         length = int(lengths[0])
         if length > self.server.max_body_bytes:

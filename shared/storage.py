@@ -282,12 +282,18 @@ def _delegation_key_until(service: BlobServiceClient, expiry: datetime) -> UserD
     global _delegation_key
     with _delegation_lock:
         key = _delegation_key
-        if key is None or datetime.fromisoformat(str(key.signed_expiry)) < expiry:
-            start = datetime.now(UTC) - _CLOCK_SKEW
-            with _translated("user delegation key"):
-                key = service.get_user_delegation_key(start, expiry + _DELEGATION_LIFETIME)
-            _delegation_key = key
+    if key is not None and datetime.fromisoformat(str(key.signed_expiry)) >= expiry:
         return key
+    # Fetched outside the lock: with storage slow or down, every request signing a URL
+    # would queue behind this one, then fetch in turn. Threads renewing at once fetch a
+    # key each, once every few hours.
+    start = datetime.now(UTC) - _CLOCK_SKEW
+    with _translated("user delegation key"):
+        key = service.get_user_delegation_key(start, expiry + _DELEGATION_LIFETIME)
+    with _delegation_lock:
+        if service is _client:  # not a client that close_client() has dropped meanwhile
+            _delegation_key = key
+    return key
 
 
 def ping() -> None:

@@ -74,9 +74,19 @@ def _new_session() -> requests.Session:
 def _get_session() -> requests.Session:
     global _session
     with _lock:
+        session = _session
+    if session is not None:
+        return session
+    # Built outside the lock (it imports requests and urllib3): the in-flight gates of every
+    # model call take the same lock. Threads racing here keep the first session made.
+    built = _new_session()
+    with _lock:
         if _session is None:
-            _session = _new_session()
-        return _session
+            _session = built
+        session = _session
+    if session is not built:
+        built.close()
+    return session
 
 
 def _gate(model: ModelSpec) -> threading.BoundedSemaphore:
