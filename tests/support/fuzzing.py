@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -181,6 +181,9 @@ class Plan:
     hostile_value: str
     hostile_body: bytes
     seed_name: str
+    # The web client's request from the document's examples: real ids and the caller's own
+    # identity nearly always, so that most such requests reach the rows.
+    faithful: bool = False
 
     def pick(self, options: Sequence[T]) -> T | None:
         """One of `options` (None when there is none), by the next drawn choice."""
@@ -262,8 +265,9 @@ class Fuzzer:
             kind = ID_KEYS.get(key)
             if kind is not None:
                 # The user a body names is mostly the caller: else the request ends at a 403.
-                owner = plan.pick([actor] * (8 if kind == "user" else 4) + [other, None])
-                if kind == "folder" and plan.chance(2):
+                mine = 9 if plan.faithful else 8 if kind == "user" else 4
+                owner = plan.pick([actor] * mine + [other] + ([] if plan.faithful else [None]))
+                if key == "folder_name" and plan.chance(2):  # a folder by its name, not its id
                     kind = "folder_name"
                 found = plan.pick(self.world.pool(owner, kind)) if owner else None
                 if found is not None:
@@ -271,7 +275,7 @@ class Fuzzer:
             value = body[key]
             inference = body.get("inferenceId")
             if key == "boxes" and isinstance(value, list) and isinstance(inference, str) \
-                    and inference in actor.boxes and plan.chance(2):
+                    and inference in actor.boxes and (plan.faithful or plan.chance(2)):
                 # The inference's own boxes: feedback that reaches the rows.
                 value += [{} for _ in range(len(actor.boxes[inference]) - len(value))]
                 for entry, box_id in zip(value, actor.boxes[inference], strict=False):
@@ -291,7 +295,7 @@ class Fuzzer:
         one place, or a hostile body instead."""
         if body is None:
             return None
-        if isinstance(body, dict) and not plan.chance(4):
+        if isinstance(body, dict) and (plan.faithful or not plan.chance(4)):
             self._real(plan, body, actor, other)
         shape = plan.pick(range(20))
         if shape == 0:
@@ -336,7 +340,8 @@ class Fuzzer:
         body = case.body if isinstance(case.body, dict | list | str | int | float | bool) else None
         payload = self._payload(plan, body, actor, other)
         # Mostly the actor's own identity; else none, a malformed one or a Vouch cookie.
-        kind = plan.pick(["own"] * 6 + ["none", "malformed", "vouch", "bad vouch"]) or "own"
+        own = 16 if plan.faithful else 6
+        kind = plan.pick(["own"] * own + ["none", "malformed", "vouch", "bad vouch"]) or "own"
         headers = {"Content-Type": "application/json", **plan.identity[plan.actor // 3][kind]}
         url = self.base_url + path
         route = operation.label
@@ -379,18 +384,19 @@ class Fuzzer:
         operations = _operations()
         each = max(1, math.ceil(examples / (len(operations) * len(modes))))
         for index in range(len(operations)):
-            strategies = [s for mode in modes if (s := _strategy(index, mode)) is not None]
-            for strategy in strategies:
-                self._fuzz(index, strategy, each * len(modes) // len(strategies))
+            strategies = [(cases, mode == "example") for mode in modes
+                          if (cases := _strategy(index, mode)) is not None]
+            for strategy, faithful in strategies:
+                self._fuzz(index, strategy, each * len(modes) // len(strategies), faithful=faithful)
 
-    def _fuzz(self, index: int, cases: st.SearchStrategy, examples: int) -> None:
-        """`examples` requests to the operation `index`, of `cases`."""
+    def _fuzz(self, index: int, cases: st.SearchStrategy, examples: int, *, faithful: bool) -> None:
+        """`examples` requests to the operation `index`, of `cases` (`faithful`: see Plan)."""
 
         @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))
         @given(case=cases, plan=self._plan_strategy)
         def fuzz(case: Any, plan: Plan) -> None:
-            self.one(_operations()[index], case, plan)
+            self.one(_operations()[index], case, replace(plan, faithful=faithful))
 
         if os.environ.get("NACHET_FUZZ_SEED"):
             fuzz = hypothesis_seed(int(os.environ["NACHET_FUZZ_SEED"]))(fuzz)
