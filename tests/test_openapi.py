@@ -41,10 +41,9 @@ def test_document_has_exactly_the_http_functions_with_their_methods():
 
 
 def test_every_error_answer_is_one_string_in_an_array():
-    assert DOCUMENT["components"]["schemas"]["Error"] == {
-        **DOCUMENT["components"]["schemas"]["Error"],
-        "type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "string", "minLength": 1},
-    }
+    error = DOCUMENT["components"]["schemas"]["Error"]
+    shape = {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "string", "minLength": 1}}
+    assert {key: error.get(key) for key in shape} == shape
     for path, method, op in operations():
         assert op["responses"]["200"]["content"]["application/json"]["schema"]
         for status, response in op["responses"].items():
@@ -104,7 +103,7 @@ def test_the_suite_fails_on_an_answer_outside_the_document(client, monkeypatch):
     r = client.post("get-user-id", {})
     assert r.status_code == 200
     found = VIOLATIONS.take()  # taken here, so that this test itself passes
-    assert found and "user_id" in found[0] and "/get-user-id" in found[0]
+    assert found and "POST /get-user-id 200 does not match its schema" in found[0], found
 
 
 @pytest.mark.parametrize(("status", "body", "words"), [
