@@ -46,7 +46,7 @@ def raw_get(app: App, path: bytes) -> bytes:
     address, port = urlsplit(app.base_url).netloc.split(":")
     with socket.create_connection((address, int(port)), timeout=30) as s:
         s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        return s.recv(65536)
+        return s.recv(65536)  # the status line is all the test reads
 
 
 def script(app: App, analyst: Analyst, model_server: ModelServer, caplog) -> dict[str, str]:
@@ -104,6 +104,10 @@ def script(app: App, analyst: Analyst, model_server: ModelServer, caplog) -> dic
     for path, ref in (("delete-request", session), ("delete-with-archive", session),
                       ("delete-permanently", folder)):
         assert client.post(path, {"container_name": user, "folder_uuid": ref}).status_code == 200, path
+    # The operator routes: the verified data exported (a signed URL answered), and measured.
+    exported = client.post("export-dataset", {"format": "coco", "name": "logged"})
+    assert exported.status_code == 200 and "sig=" in exported.json()["url"], exported.text
+    assert client.post("model-accuracy", {"png": True}).status_code == 200
     other = client.post("create-dir", {"container_name": user, "folder_name": "Lot 8"}).json()[0]
     assert client.post("del", {"container_name": user, "folder_name": other}).json() == [True]
     return {
