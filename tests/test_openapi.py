@@ -5,6 +5,7 @@ of the suite follows it is checked for every test by tests/support/contract.py."
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from openapi_spec_validator import validate
 
 from devhost.functions import discover, http_routes
 from shared.contract import DOCUMENT_PATH, openapi_document
+from shared.http.request import Body
 from tests.conftest import ROOT, Client
 from tests.support.contract import VIOLATIONS, problems
 
@@ -73,6 +75,46 @@ def test_served_anonymously_in_production_without_secrets(app, monkeypatch):
 def test_a_principal_is_not_needed_nor_checked(app):
     r = Client(app.base_url, None).get("openapi.json", headers={"X-MS-CLIENT-PRINCIPAL": "not base64 !"})
     assert r.status_code == 200
+
+
+def read_keys() -> set[str]:
+    """Every body key the edge's parsers read by name (Body getters and Request.user_id)."""
+    getters = {name for name in vars(Body) if not name.startswith("_")} | {"user_id"}
+    keys = set()
+    for path in (ROOT / "shared" / "http").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in getters:
+                keys |= {a.value for a in node.args
+                         if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    return keys
+
+
+def documented_keys() -> set[str]:
+    """Every property of every request body of the document, nested ones too."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                walk(DOCUMENT["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+            found.update(node.get("properties", {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for _, _, op in operations():
+        if "requestBody" in op:
+            walk(request_schema(op))
+    return found
+
+
+def test_every_body_key_the_parsers_read_is_documented():
+    keys = read_keys()
+    assert {"container_name", "userId", "boxId", "imageDims", "email"} <= keys  # the scan sees them
+    assert keys - documented_keys() == set()
 
 
 def user_routes() -> list[tuple[str, tuple[str, ...]]]:
