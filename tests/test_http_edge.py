@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -71,3 +72,12 @@ def test_a_caller_lookup_that_waits_holds_up_no_other_request(app, monkeypatch):
     finally:
         release.set()
         slow.join(30)
+
+
+def test_a_request_logs_one_line(app, client, caplog):
+    # The pool's own INFO lines (a checkout, a return) would be three more per request.
+    client.post("get-user-id")  # the first request of a database migrates and registers
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    assert client.post("get-user-id").status_code == 200
+    assert [(r.name, r.levelname) for r in caplog.records] == [("nachet.request", "INFO")]
