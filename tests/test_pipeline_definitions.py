@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -226,6 +227,19 @@ def test_unreadable_files_are_named(tmp_path, text, name, expected):
     with pytest.raises(DefinitionError) as caught:
         read_definition_file(path)
     assert str(path) in caught.value.message and expected in caught.value.message
+
+
+def test_without_pyyaml_a_yaml_file_is_refused_naming_it_and_json_still_reads(tmp_path, monkeypatch):
+    # The deployed app does not ship PyYAML: only the operator's import-pipelines reads YAML.
+    monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` raises ImportError
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\n")
+    with pytest.raises(DefinitionError) as caught:
+        read_definition_file(path)
+    assert str(path) in caught.value.message and "PyYAML" in caught.value.message
+    as_json = tmp_path / "p.json"
+    as_json.write_text(json.dumps(example(), default=str))
+    assert read_definition_file(as_json).version == example()["version"]
 
 
 def test_missing_file_is_named(tmp_path):

@@ -138,7 +138,11 @@ def load_text(text: str, *, source: str, is_json: bool) -> object:
             return json.loads(text, object_pairs_hook=_refuse_duplicates)
         except ValueError as exc:
             raise DefinitionError(f"{source}: not valid JSON: {exc}") from None
-    import yaml
+    try:
+        import yaml  # PyYAML: an operator's package (requirements-dev.txt), not the app's
+    except ImportError:
+        raise DefinitionError(f"{source}: a YAML definition needs PyYAML (pip install -r "
+                              "requirements-dev.txt); or give the definition as JSON") from None
 
     class StrictLoader(yaml.SafeLoader):
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
