@@ -16,14 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from azure.core.exceptions import (
-    AzureError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
-
 from shared.errors import DependencyUnavailable, NotFound
 from shared.settings import StorageIdentity, get_settings, on_reset
 
@@ -46,7 +38,8 @@ _delegation_key: UserDelegationKey | None = None
 
 
 def _service() -> BlobServiceClient:
-    # The SDK (with cryptography and requests) loads on first use, not at cold start.
+    # The SDK (with cryptography, requests and azure.core's pipeline) loads on
+    # first use, not at cold start: so do azure.core's exceptions, in each function below.
     from azure.storage.blob import BlobServiceClient, LinearRetry
 
     global _client, _credential
@@ -104,6 +97,13 @@ def close_client() -> None:
 
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
+    from azure.core.exceptions import (
+        AzureError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
     try:
         yield
     except ResourceNotFoundError as exc:
@@ -120,6 +120,8 @@ def _translated(what: str) -> Iterator[None]:
 
 def container(name: str) -> ContainerClient:
     """The container `name`, created if this process has not seen it yet (for writes)."""
+    from azure.core.exceptions import ResourceExistsError
+
     client = _service().get_container_client(name)
     if name not in _ready_containers:
         with _translated(f"container {name}"), suppress(ResourceExistsError):
@@ -136,6 +138,7 @@ def _existing(name: str) -> ContainerClient:
 
 def upload(container_name: str, blob_name: str, data: bytes, *, content_type: str) -> None:
     """Write the blob, replacing any blob of that name. Raises DependencyUnavailable."""
+    from azure.core.exceptions import ResourceNotFoundError
     from azure.storage.blob import ContentSettings
 
     content = ContentSettings(content_type=content_type)
@@ -215,6 +218,8 @@ def download(container_name: str, blob_name: str) -> bytes:
 
 def delete(container_name: str, blob_name: str) -> None:
     """Delete the blob if it exists. Raises DependencyUnavailable."""
+    from azure.core.exceptions import ResourceNotFoundError
+
     with _translated(f"blob {blob_name}"), suppress(ResourceNotFoundError):
         _existing(container_name).delete_blob(blob_name)
 
@@ -246,6 +251,8 @@ def copy(container_name: str, source: str, destination: str, *, timeout_s: float
 
 def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str, datetime]:
     """Every blob in the container (under `prefix` when given) with when it was last written."""
+    from azure.core.exceptions import ResourceNotFoundError
+
     with _translated(f"container {container_name}"), suppress(ResourceNotFoundError):
         blobs = _existing(container_name).list_blobs(name_starts_with=prefix)
         return {b.name: b.last_modified for b in blobs}
