@@ -12,7 +12,7 @@ from pathlib import Path
 from devhost.blob_triggers import BlobTriggerRunner
 from devhost.server import Dispatcher, HostServer
 from devhost.services import ensure_services, stop_services
-from devhost.settings_file import load_local_settings
+from devhost.settings_file import allowing, load_local_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,7 @@ def main() -> int:
         except ConfigurationError as exc:
             print(exc, file=sys.stderr)
             return 2
+        host_settings = allowing(host_settings, settings.frontend_origins)
         if not args.no_migrate:
             migrate(settings.db_url, settings.schema)
         dispatcher = Dispatcher(ROOT)

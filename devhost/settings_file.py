@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -27,11 +28,18 @@ def load_local_settings(root: Path) -> HostSettings:
     for key, value in (data.get("Values") or {}).items():
         os.environ.setdefault(key, str(value))
     host = data.get("Host") or {}
-    # The web client's origins are allowed too, as the platform's CORS list would hold them.
-    listed = f'{host.get("CORS", "")},{os.environ.get("NACHET_FRONTEND_PUBLIC_URL", "")}'
-    origins = tuple(dict.fromkeys(o.strip().rstrip("/") for o in listed.split(",") if o.strip()))
     return HostSettings(
         port=int(host.get("LocalHttpPort", 7071)),
-        cors_origins=origins,
+        cors_origins=_origins(host.get("CORS", "").split(",")),
         cors_credentials=bool(host.get("CORSCredentials", False)),
     )
+
+
+def allowing(host: HostSettings, origins: Iterable[str]) -> HostSettings:
+    """`host` whose CORS also allows `origins`: the web client's (NACHET_FRONTEND_PUBLIC_URL,
+    as the app settings validated them), as the platform's CORS list would hold them."""
+    return replace(host, cors_origins=_origins([*host.cors_origins, *origins]))
+
+
+def _origins(listed: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(o.strip().rstrip("/") for o in listed if o.strip()))

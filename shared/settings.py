@@ -66,6 +66,7 @@ class Settings:
     local_mode: bool
     easy_auth_enabled: bool
     vouch_jwt_secret: str | None = field(repr=False)
+    frontend_origins: tuple[str, ...]  # the web client's; only the local host reads them (its CORS)
     dev_user_email: str
     archive_user_email: str
     blob_pipeline_container: str | None
@@ -153,6 +154,15 @@ def _extensions(r: _Reader) -> frozenset[str]:
     return frozenset(names)
 
 
+def _origins(r: _Reader) -> tuple[str, ...]:
+    listed = [o.strip() for o in (r.text("NACHET_FRONTEND_PUBLIC_URL") or "").split(",") if o.strip()]
+    r.check(
+        all(re.match(r"^https?://[^/\s]+/?$", o) for o in listed),
+        "NACHET_FRONTEND_PUBLIC_URL must be comma-separated origins like https://nachet.example.org",
+    )
+    return tuple(dict.fromkeys(o.rstrip("/") for o in listed))
+
+
 def _dimension(r: _Reader) -> tuple[int, int]:
     value = r.json_value("NACHET_VALID_DIMENSION", {"width": 1920, "height": 1080})
     if isinstance(value, dict) and all(
@@ -232,11 +242,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     max_width, max_height = _dimension(r)
     blob_pipeline_container, blob_pipeline_version, blob_pipeline_key = _blob_pipeline(r)
     nachet_env = (r.text("NACHET_ENV", "production") or "").lower()
-    origins = [o.strip() for o in (r.text("NACHET_FRONTEND_PUBLIC_URL") or "").split(",") if o.strip()]
-    r.check(
-        all(re.match(r"^https?://[^/\s]+/?$", o) for o in origins),
-        "NACHET_FRONTEND_PUBLIC_URL must be comma-separated origins like https://nachet.example.org",
-    )
     storage_connection_string, storage_identity = _storage(r)
     settings = Settings(
         db_url=db_url,
@@ -254,6 +259,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         local_mode=nachet_env == "local",
         easy_auth_enabled=r.flag("WEBSITE_AUTH_ENABLED"),
         vouch_jwt_secret=r.text("NACHET_VOUCH_JWT_SECRET"),
+        frontend_origins=_origins(r),
         # Local mode needs no configuration: the web client sends an empty email.
         dev_user_email=r.text("NACHET_DEV_USER_EMAIL") or DEFAULT_DEV_USER_EMAIL,
         archive_user_email=(r.text("NACHET_ARCHIVE_USER_EMAIL", "archive@nachet.local") or "").lower(),

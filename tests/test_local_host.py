@@ -20,7 +20,8 @@ import pytest
 import requests
 
 from devhost.server import ClientTimeouts, Dispatcher, HostServer
-from devhost.settings_file import HostSettings, load_local_settings
+from devhost.settings_file import HostSettings, allowing, load_local_settings
+from shared.settings import load_settings
 from tests.conftest import ROOT, WEB_ORIGIN, Client, assert_error, principal_header
 from tests.support.host_process import HostProcess
 
@@ -71,7 +72,13 @@ def test_local_settings_values_go_to_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("NACHET_FRONTEND_PUBLIC_URL", raising=False)
     host = load_local_settings(tmp_path)
     assert os.environ[name] == "from-file"
-    assert host == HostSettings(7099, ("http://a.example", "http://b.example", "https://web.example"), True)
+    assert host == HostSettings(7099, ("http://a.example", "http://b.example"), True)
+    # The web client's origins are allowed too, once the app settings have validated them.
+    web = load_settings({"NACHET_DB_URL": "postgresql://localhost/x",
+                         "NACHET_AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+                         "NACHET_FRONTEND_PUBLIC_URL": os.environ["NACHET_FRONTEND_PUBLIC_URL"]})
+    assert allowing(host, web.frontend_origins) == HostSettings(
+        7099, ("http://a.example", "http://b.example", "https://web.example"), True)
     monkeypatch.setenv(name, "from-shell")
     load_local_settings(tmp_path)
     assert os.environ[name] == "from-shell"  # the environment wins, as CI overrides it
