@@ -286,7 +286,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "NACHET_PICTURES_CONTAINER and NACHET_EXPORTS_CONTAINER must differ",
     )
     r.check(
-        nachet_env in ("local", "production", "development", "test", "staging"),
+        nachet_env in ("local", "production"),
         f"NACHET_ENV must be local or production, not {nachet_env!r}",
     )
     if r.problems:

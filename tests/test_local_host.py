@@ -210,6 +210,7 @@ _NUMBERS_BELOW_MINIMUM = {
     ("NACHET_SCHEMA", "Robert'); DROP TABLE users;--"),
     ("NACHET_PICTURES_CONTAINER", "Bad_Container"),
     ("NACHET_ENV", "moon"),
+    ("NACHET_ENV", "development"),  # not silently production: a value that means nothing is refused
     ("WEBSITE_AUTH_ENABLED", "maybe"),
     ("NACHET_MODEL_READ_TIMEOUT_S", "-1"),
     ("NACHET_FRONTEND_PUBLIC_URL", "localhost:5173"),
