@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from shared.errors import BadRequest
 from shared.pipeline.adapters import ADAPTER_TYPES
+from shared.pipeline.encryption import TOKEN_TEXT
 from shared.pipeline.postprocess import species_key
 
 TASKS = ("object-detection", "classification")
@@ -42,7 +43,6 @@ _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 _SETTING = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 HEADER_VALUE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII without spaces: safe in a header
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+-]+)*$")
-_FERNET_TOKEN = re.compile(r"^[A-Za-z0-9_-]+=*$")
 _MAX_TEXT = 2000
 
 
@@ -308,7 +308,7 @@ def _model(e: Entry) -> ModelDefinition | None:
         endpoint = check_endpoint(e, e.text("endpoint", required=True))
         setting = e.text("api_key_setting", pattern=_SETTING, secret=True,
                          hint="an app setting name in capitals like NACHET_KEY_SWIN")
-        encrypted = e.text("api_key_encrypted", pattern=_FERNET_TOKEN, hint="a Fernet token",
+        encrypted = e.text("api_key_encrypted", pattern=TOKEN_TEXT, hint="a Fernet token",
                            max_length=10_000, secret=True)
         if e.has("api_key_setting") == e.has("api_key_encrypted"):
             e.problem("api_key_setting", "give exactly one of api_key_setting (the app setting that "

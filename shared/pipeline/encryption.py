@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import re
 
-_TOKEN_TEXT = re.compile(r"^[A-Za-z0-9_-]+=*$")
+TOKEN_TEXT = re.compile(r"^[A-Za-z0-9_-]+=*$")  # url-safe base64: how a token is written
 # version byte, timestamp (8), IV (16), ciphertext (a positive multiple of 16), HMAC (32)
 _TOKEN_OVERHEAD = 1 + 8 + 16 + 32
 _TOKEN_VERSION = 0x80
@@ -51,7 +51,7 @@ def decrypt(token: str, key: str) -> str:
 def _is_token(token: str) -> bool:
     # Fernet answers InvalidToken both to a wrong key and to text that is no token at all;
     # its layout tells the two apart, so that an operator is told which one to fix.
-    if not _TOKEN_TEXT.match(token):
+    if not TOKEN_TEXT.match(token):
         return False
     try:
         raw = base64.urlsafe_b64decode(token)
