@@ -249,12 +249,12 @@ def copy(container_name: str, source: str, destination: str, *, timeout_s: float
         raise DependencyUnavailable("the storage could not copy a picture")
 
 
-def list_modified(container_name: str, *, prefix: str | None = None) -> dict[str, datetime]:
-    """Every blob in the container (under `prefix` when given) with when it was last written."""
+def list_modified(container_name: str) -> dict[str, datetime]:
+    """Every blob in the container with when it was last written."""
     from azure.core.exceptions import ResourceNotFoundError
 
     with _translated(f"container {container_name}"), suppress(ResourceNotFoundError):
-        blobs = _existing(container_name).list_blobs(name_starts_with=prefix)
+        blobs = _existing(container_name).list_blobs()
         return {b.name: b.last_modified for b in blobs}
     return {}  # no container yet: no blobs
 
