@@ -29,6 +29,14 @@ MIME_TYPES = {
 
 
 @dataclass(frozen=True)
+class SentImage:
+    """A picture as a client sent it: its bytes, and the type it claims (image/jpeg…) or None."""
+
+    data: bytes
+    claimed_type: str | None
+
+
+@dataclass(frozen=True)
 class DecodedImage:
     """A decoded picture: upright (EXIF applied) RGB pixels and the facts of its file."""
 

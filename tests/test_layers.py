@@ -95,3 +95,19 @@ def test_no_import_cycle():
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+def _reachable(module: str) -> set[str]:
+    graph, seen, todo = imports(), set(), [module]
+    while todo:
+        for dependency in graph[todo.pop()] - seen:
+            seen.add(dependency)
+            todo.append(dependency)
+    return seen
+
+
+def test_the_common_edge_reaches_no_service():
+    # handle() and Request load with every function: a service they import would be loaded
+    # (and be a dependency) of every route, whichever service the route calls.
+    for common in (EDGE, f"{EDGE}.request"):
+        assert sorted(m for m in _reachable(common) if _within(m, SERVICES)) == [], common

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.http.request import Request, decode_data_url
-from shared.services.image_checks import SentImage
+from shared.images import SentImage
 
 
 def sent_image(request: Request) -> SentImage:

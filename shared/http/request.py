@@ -15,7 +15,7 @@ import azure.functions as func
 
 from shared.errors import BadRequest, PayloadTooLarge, megabytes
 from shared.identity import Caller, acting_user, resolve_caller
-from shared.services.image_checks import SentImage
+from shared.images import SentImage
 from shared.settings import get_settings
 
 _MISSING = object()

@@ -33,14 +33,6 @@ _FORMAT_NAMES = {
 
 
 @dataclass(frozen=True)
-class SentImage:
-    """A picture as a client sent it: its bytes, and the type it claims (image/jpeg…) or None."""
-
-    data: bytes
-    claimed_type: str | None
-
-
-@dataclass(frozen=True)
 class CheckedImage:
     """A picture that decodes: its pixels and facts, and its WebP thumbnail."""
 
@@ -111,7 +103,7 @@ def check_image(data: bytes, *, claimed_type: str | None) -> CheckedImage:
     return _decode(data)
 
 
-def validate_image(image: SentImage) -> list[str]:
+def validate_image(image: images.SentImage) -> list[str]:
     """POST /api/image-validation: ["<sha256 hex of the bytes>"] when `image` follows every
     rule. Keeps nothing. Raises the error of the first rule broken."""
     return [check_image(image.data, claimed_type=image.claimed_type).decoded.sha256]
