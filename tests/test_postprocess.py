@@ -7,11 +7,9 @@ import uuid
 
 import pytest
 
-from shared.errors import BadRequest
 from shared.pipeline.postprocess import (
     PALETTE,
     PixelBox,
-    check_color_format,
     label_colors,
     label_occurrence,
     overlap_indices,
@@ -132,12 +130,11 @@ def test_palette_has_nine_strong_then_nine_light_colours_then_darker_shades():
     assert hexes[20] == "#{:02X}{:02X}{:02X}".format(*colors[20])
 
 
-def test_colour_format_is_hex_or_rgb():
-    assert check_color_format(None) == "hex"
-    assert check_color_format("rgb") == "rgb"
+def test_colours_are_hex_or_rgb():
+    assert label_colors(["a"], "hex") == ["#ED1C24"] and label_colors(["a"], "rgb") == [[0xED, 0x1C, 0x24]]
     for bad in ("HSL", "", "#hex", "RGB "):
-        with pytest.raises(BadRequest, match="color_format"):
-            check_color_format(bad)
+        with pytest.raises(ValueError, match="colour format"):
+            label_colors(["a"], bad)
 
 
 def test_label_occurrence_leaves_out_overlapping_boxes():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.errors import BadRequest
 from shared.folder_names import DEFAULT_FOLDER
 from shared.http.request import Body, Request, decode_data_url
-from shared.pipeline.postprocess import DEFAULT_AREA_RATIO, check_color_format
+from shared.pipeline.postprocess import COLOR_FORMATS, DEFAULT_AREA_RATIO
 from shared.services.inference import InferenceRequest
 
 
@@ -30,8 +30,17 @@ def parse_request(request: Request) -> InferenceRequest:
         image=decode_data_url(body.raw("image")).data,
         folder_ref=body.text("folder_name", required=False, max_length=200) or DEFAULT_FOLDER,
         area_ratio=area_ratio,
-        color_format=check_color_format(body.text("color_format", required=False, max_length=20)),
+        color_format=_color_format(body),
     )
+
+
+def _color_format(body: Body) -> str:
+    value = body.text("color_format", required=False, max_length=20)
+    if value is None:
+        return "hex"
+    if value not in COLOR_FORMATS:
+        raise BadRequest(f"color_format must be {' or '.join(COLOR_FORMATS)}, not {value!r}")
+    return value
 
 
 def _check_dims(body: Body) -> None:

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.errors import BadRequest
 from shared.pipeline.types import Detection, FractionBox, Guess
 
 COLOR_FORMATS = ("hex", "rgb")
@@ -74,15 +73,6 @@ def species_key(label: str) -> str:
     return strip_catalogue_number(label).casefold()
 
 
-def check_color_format(value: str | None) -> str:
-    """`value` if it names a colour format; "hex" when None. Raises BadRequest."""
-    if value is None:
-        return "hex"
-    if value not in COLOR_FORMATS:
-        raise BadRequest(f"color_format must be hex or rgb, not {value!r}")
-    return value
-
-
 def to_pixels(box: FractionBox, width: int, height: int) -> PixelBox:
     """`box` in whole pixels of a `width` x `height` image, clamped inside it."""
     p = clamp_pixels(box.top_x * width, box.top_y * height, box.bottom_x * width, box.bottom_y * height,
@@ -132,7 +122,10 @@ def overlapping_flags(indices: Sequence[Sequence[int]], scores: Sequence[float])
 
 
 def label_colors(labels: Sequence[str], color_format: str) -> list[Color]:
-    """The colour of each label, one per distinct label in order of first appearance."""
+    """The colour of each label, one per distinct label in order of first appearance, in
+    `color_format` (of COLOR_FORMATS). Raises ValueError for another format."""
+    if color_format not in COLOR_FORMATS:
+        raise ValueError(f"no colour format {color_format!r}")
     order: dict[str, int] = {}
     for label in labels:
         order.setdefault(label, len(order))
