@@ -134,6 +134,16 @@ def caller_email(
     lower-case name), then in local mode `body_email()` (called only then: outside local
     mode the body is not looked at before the caller is known). Raises Unauthorized,
     BadRequest."""
+    email = _claimed_email(headers, body_email, settings)
+    if email == settings.archive_user_email:
+        # It owns every archived picture: no identity may act as it, whatever vouches for it.
+        raise Unauthorized("the archive user (NACHET_ARCHIVE_USER_EMAIL) cannot sign in")
+    return email
+
+
+def _claimed_email(
+    headers: Mapping[str, str], body_email: Callable[[], str | None], settings: Settings
+) -> str:
     principal = headers.get(PRINCIPAL_HEADER)
     if principal:
         if not settings.easy_auth_enabled:

@@ -286,6 +286,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "NACHET_PICTURES_CONTAINER and NACHET_EXPORTS_CONTAINER must differ",
     )
     r.check(
+        settings.dev_user_email.lower() != settings.archive_user_email,
+        "NACHET_DEV_USER_EMAIL must not be NACHET_ARCHIVE_USER_EMAIL: the archive user cannot sign in",
+    )
+    r.check(
         nachet_env in ("local", "production"),
         f"NACHET_ENV must be local or production, not {nachet_env!r}",
     )

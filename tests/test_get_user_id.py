@@ -202,6 +202,38 @@ def test_oversized_body_is_413(app, local, monkeypatch):
     assert app.sql("SELECT count(*) FROM users") == [(0,)]
 
 
+ARCHIVE = "archive@nachet.local"  # NACHET_ARCHIVE_USER_EMAIL's default
+
+
+def test_the_archive_user_cannot_sign_in_by_vouch_cookie(app, vouch):
+    cookie = vouch_cookie(ARCHIVE, "s3cret-for-tests-0123456789abcdef0123")
+    assert_error(vouch.post("get-user-id", headers={"Cookie": f"jxVouchCookie={cookie}"}), 401, "archive")
+    assert app.sql("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_the_archive_user_cannot_sign_in_by_principal(app):
+    # It owns every archived picture of every analyst.
+    assert_error(Client(app.base_url, "Archive@Nachet.local").post("get-user-id"), 401,
+                 "archive user", "cannot sign in")
+    assert app.sql("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_the_archive_user_cannot_sign_in_in_local_mode(app, local):
+    assert_error(local.post("get-user-id", {"email": ARCHIVE}), 401, "archive")
+    assert app.sql("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_the_dev_email_may_not_be_the_archive_users():
+    from shared.errors import ConfigurationError
+    from shared.settings import load_settings
+
+    env = {"NACHET_DB_URL": "postgresql://localhost/x",
+           "NACHET_AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+           "NACHET_DEV_USER_EMAIL": "Keeper@example.org", "NACHET_ARCHIVE_USER_EMAIL": "keeper@example.org"}
+    with pytest.raises(ConfigurationError, match="NACHET_DEV_USER_EMAIL must not be NACHET_ARCHIVE_USER"):
+        load_settings(env)
+
+
 def test_concurrent_first_sight_registers_one_user(app):
     from concurrent.futures import ThreadPoolExecutor
 
