@@ -45,13 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the archive; print where it is and what it holds. Raises AppError."""
-    spec = ExportSpec(format=args.format, uploaded=Days(args.since, args.until), species=tuple(args.species),
-                      pipeline=args.pipeline, validation_fraction=args.validation_fraction,
-                      split_seed=args.split_seed, image_url_prefix=args.image_url_prefix)
+    spec = ExportSpec(format=args.format, uploaded=Days(args.since, args.until),
+                      species=tuple(args.species), pipeline=args.pipeline,
+                      validation_fraction=args.validation_fraction, split_seed=args.split_seed,
+                      image_url_prefix=args.image_url_prefix)
     name = args.name or export_name(spec, datetime.now(UTC))
+    req = BlobExport(spec, name)  # the name goes into a path: checked as the route checks it
     if args.blob:
         with progress_bar("pictures") as progress:
-            counts = export_to_blob(BlobExport(spec, name), progress=progress)
+            counts = export_to_blob(req, progress=progress)
         where = f"{counts['container']}/{counts['blob']}"
     else:
         path = args.out / f"{name}.zip"

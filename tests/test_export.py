@@ -107,6 +107,7 @@ def test_bad_arguments_write_nothing(app, run_command, tmp_path):
         (["--pipeline", "nope"], ["no pipeline named"]),
         (["--validation-fraction", "1"], ["validation_fraction"]),
         (["--image-url-prefix", "azureml://x/"], ["azureml format only"]),
+        (["--name", "../outside"], ["name must be"]),
     ]:
         code, _, err = run_command("export", "--format", "coco", "--out", str(tmp_path), *args)
         assert code == 1 and all(w in err for w in words), err
