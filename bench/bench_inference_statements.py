@@ -22,6 +22,7 @@ import os
 import requests
 
 KEY_SETTING = "NACHET_BENCH_MODEL_KEY"
+TARGET = 15  # statements per /api/inf
 
 
 def grid_boxes(n: int) -> list[tuple[float, float, float, float]]:
@@ -122,6 +123,9 @@ def main() -> None:
             str(r.statements) for r in runs) + ")"
         print(f"{n:>6}{c.statements:>12}{c.queries:>9}{c.transaction_control:>14}{c.checks:>8}"
               f"{c.transactions:>14}{c.round_trips:>13}{varied}")
+    totals = {runs[-1].statements for runs in counts.values()}
+    verdict = "met" if max(totals) <= TARGET and len(totals) == 1 else "NOT met"
+    print(f"target: at most {TARGET} statements, the same whatever the number of boxes: {verdict}")
     if args.detail:
         for n, runs in counts.items():
             print(f"\n{n} boxes:")

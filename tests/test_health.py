@@ -4,6 +4,7 @@ that is down, and recovery without a restart when it comes back."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -38,6 +39,19 @@ def test_database_down_is_503_and_recovers(app, own_postgres):
     own_postgres.ensure_postgres_running()
     r = client.get("health")
     assert r.status_code == 200, r.text
+
+
+def test_a_restart_while_idle_is_not_seen_by_the_next_requests(app, own_postgres):
+    """The pool checks no connection when it hands one out: the first statement of each
+    transaction finds the ones the restart broke, and the request goes on with another."""
+    clients = [Client(app.base_url, f"idle-{n}@example.org") for n in range(4)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        for _ in range(3):  # several connections left idle in the pool
+            assert set(pool.map(lambda c: c.post("get-user-id").status_code, clients)) == {200}
+        stop_postgres(own_postgres)
+        own_postgres.ensure_postgres_running()
+        assert clients[0].post("get-user-id").status_code == 200
+        assert set(pool.map(lambda c: c.post("get-user-id").status_code, clients)) == {200}
 
 
 def test_database_down_at_first_request_recovers(app, own_postgres):

@@ -275,14 +275,15 @@ def test_storage_failing_leaves_nothing(app, client, user, monkeypatch):
     nothing_stored(app)
 
 
-@pytest.mark.parametrize("query", ["insert_objects", "insert_guesses"])
+@pytest.mark.parametrize("query", ["pictures.insert", "inferences.insert"])
 def test_database_failing_after_the_upload_removes_the_blob(app, client, user, monkeypatch, query):
-    from shared.db.queries import inferences
+    from shared.db import queries
 
     def fail(*args, **kwargs):
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(inferences, query, fail)
+    module, name = query.split(".")
+    monkeypatch.setattr(getattr(queries, module), name, fail)
     assert_error(client.post("inf", body(user, sample_url())), 503, "database")
     nothing_stored(app)
 
@@ -291,8 +292,12 @@ def test_commit_failing_removes_the_blob(app, client, user, monkeypatch):
     # A top guess that does not exist fails the deferred foreign key at commit time.
     from shared.db.queries import inferences
 
-    real = inferences.insert_guesses
-    monkeypatch.setattr(inferences, "insert_guesses", lambda conn, rows: real(conn, rows[1:]))
+    real = inferences.insert
+
+    def without_first_guess(conn, *, guesses, **row):
+        real(conn, guesses=guesses[1:], **row)
+
+    monkeypatch.setattr(inferences, "insert", without_first_guess)
     r = client.post("inf", body(user, sample_url()))
     assert r.status_code == 500, r.text
     nothing_stored(app)

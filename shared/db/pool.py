@@ -57,7 +57,6 @@ def _open_pool() -> ConnectionPool[Connection]:
             "prepare_threshold": None,
             "connect_timeout": max(1, int(settings.db_timeout_s)),
         },
-        check=ConnectionPool.check_connection,
         open=True,
         name="nachet",
     )
@@ -113,6 +112,30 @@ def lost_mid_transaction(exc: BaseException) -> bool:
     return isinstance(exc, DependencyUnavailable) and isinstance(exc.__cause__, psycopg.OperationalError)
 
 
+def _begin(pool: ConnectionPool[Connection]) -> Connection:
+    """A connection of `pool` in a new transaction on the app's schema.
+
+    Its first statement, which sets the search_path, is also the check that the connection
+    still works (the pool checks none when it hands one out: that would cost a round trip
+    per transaction). A connection that the server dropped while idle (a restart, a
+    failover) fails it before the caller has done anything; then the pool's other idle
+    connections are checked too, and it is tried once more.
+    """
+    for last_try in (False, True):
+        conn = _checkout(pool)
+        try:
+            # SET LOCAL, not a session setting, so that PgBouncer may hand the
+            # server connection to someone else after the transaction.
+            conn.execute("SELECT set_config('search_path', %s, true)", [get_settings().schema])
+            return conn
+        except psycopg.OperationalError:
+            pool.putconn(conn)  # discarded when broken, else rolled back
+            if last_try:
+                raise
+            pool.check()
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def connection(*, keep: bool = False) -> Iterator[Connection]:
     """A connection in one transaction on the app's schema, committed on success.
@@ -128,13 +151,10 @@ def connection(*, keep: bool = False) -> Iterator[Connection]:
     """
     try:
         pool = _get_pool()
-        conn = _checkout(pool)
+        conn = _begin(pool)
         kept = False
         try:
             with conn:  # commits at the end of the block, rolls back on an error
-                # SET LOCAL, not a session setting, so that PgBouncer may hand the
-                # server connection to someone else after the transaction.
-                conn.execute("SELECT set_config('search_path', %s, true)", [get_settings().schema])
                 yield conn
             if keep:
                 _kept.value, kept = (pool, conn), True

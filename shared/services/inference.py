@@ -10,7 +10,7 @@ from uuid import UUID
 from shared import images
 from shared.db import connection
 from shared.db.pool import Connection
-from shared.db.queries import folders, inferences, pictures, pipelines
+from shared.db.queries import inferences, pictures, pipelines
 from shared.db.queries.inferences import BoxRow, GuessRow, InferenceRow
 from shared.errors import NotFound, UnsupportedMediaType
 from shared.picture_blobs import NewPicture, stored_picture
@@ -55,12 +55,11 @@ def run_inference(req: InferenceRequest) -> dict:
                             area_ratio=req.area_ratio)
         new.uploaded()
         with connection() as conn:
-            # Holds off a delete of the folder until this commits; finds it gone if one won.
-            if folders.lock_for_insert(conn, folder_id) is None:
+            # The picture's row holds off a delete of the folder until this commits.
+            if not pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
+                                   content_type=picture.content_type, width=picture.width,
+                                   height=picture.height, sha256=picture.sha256):
                 raise NotFound("the folder was deleted meanwhile")
-            pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
-                            content_type=picture.content_type, width=picture.width,
-                            height=picture.height, sha256=picture.sha256)
             return _insert_inference(conn, req, pipeline.id, new, run, boxes)
 
 
@@ -94,9 +93,8 @@ def _insert_inference(
                       picture_id=picture.id, blob_name=picture.blob_name, area_ratio=req.area_ratio,
                       color_format=req.color_format)
     inferences.insert(conn, inference_id=rows.header.id, picture_id=picture.id, user_id=req.user_id,
-                      pipeline_id=pipeline_id, result=rows.header.result)
-    inferences.insert_objects(conn, rows.objects)
-    inferences.insert_guesses(conn, rows.guesses)
+                      pipeline_id=pipeline_id, result=rows.header.result, objects=rows.objects,
+                      guesses=rows.guesses)
     return rows.shown
 
 

@@ -53,20 +53,23 @@ def insert(
     width: int, height: int, sha256: str, metadata: dict | None = None,
     upload_session_id: UUID | None = None,
 ) -> bool:
-    """Insert a picture row (its blob must already be written). Returns False, inserting
-    nothing, when `upload_session_id` is given and a picture with the same sha256 was
-    already uploaded in that session (also by a transaction that commits meanwhile)."""
+    """Insert a picture row (its blob must already be written), keeping its folder from
+    being deleted until the transaction ends. Returns False, inserting nothing, when the
+    folder is gone (a delete that committed first), or when `upload_session_id` is given
+    and a picture with the same sha256 was already uploaded in that session (also by a
+    transaction that commits meanwhile)."""
     inserted = fetch_value(
         conn,
         """
         INSERT INTO picture (id, picture_set_id, blob_name, content_type, width, height, sha256,
                              metadata, upload_session_id)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        SELECT %s, ps.id, %s, %s, %s, %s, %s, %s, %s
+        FROM picture_set ps WHERE ps.id = %s FOR KEY SHARE
         ON CONFLICT (upload_session_id, sha256) WHERE upload_session_id IS NOT NULL DO NOTHING
         RETURNING id
         """,
-        [picture_id, folder_id, blob_name, content_type, width, height, sha256, Jsonb(metadata or {}),
-         upload_session_id],
+        [picture_id, blob_name, content_type, width, height, sha256, Jsonb(metadata or {}),
+         upload_session_id, folder_id],
     )
     return inserted is not None
 

@@ -49,38 +49,35 @@ def list_active(conn: Connection) -> list[ActivePipeline]:
 def load(conn: Connection, name: str | None) -> PipelineSpec | None:
     """The active pipeline named `name` (the default one when None) with its models in
     call order, or None."""
-    row = conn.execute(
+    rows = conn.execute(
         """
-        SELECT id, name, version FROM pipeline
-        WHERE active AND CASE WHEN %(name)s::text IS NULL THEN is_default ELSE name = %(name)s END
+        SELECT p.id, p.name, p.version, m.id AS model_id, m.name AS model_name, m.type, m.task,
+               m.version AS model_version, m.endpoint_encrypted, m.deployment, m.content_type,
+               m.api_key_setting, m.api_key_encrypted, m.data
+        FROM pipeline p
+        LEFT JOIN pipeline_model pm ON pm.pipeline_id = p.id
+        LEFT JOIN model m ON m.id = pm.model_id
+        WHERE p.active AND CASE WHEN %(name)s::text IS NULL THEN p.is_default ELSE p.name = %(name)s END
+        ORDER BY pm.position
         """,
         {"name": name},
-    ).fetchone()
-    if row is None:
-        return None
-    models = conn.execute(
-        """
-        SELECT m.id, m.name, m.type, m.task, m.version, m.endpoint_encrypted, m.deployment,
-               m.content_type, m.api_key_setting, m.api_key_encrypted, m.data
-        FROM pipeline_model pm JOIN model m ON m.id = pm.model_id
-        WHERE pm.pipeline_id = %s ORDER BY pm.position
-        """,
-        [row["id"]],
     ).fetchall()
+    if not rows:
+        return None
     return PipelineSpec(
-        id=row["id"],
-        name=row["name"],
-        version=row["version"],
+        id=rows[0]["id"],
+        name=rows[0]["name"],
+        version=rows[0]["version"],
         models=tuple(
             ModelSpec(
-                id=m["id"], name=m["name"], type=m["type"], task=m["task"], version=m["version"],
-                endpoint_encrypted=m["endpoint_encrypted"], deployment=m["deployment"],
-                content_type=m["content_type"],
+                id=m["model_id"], name=m["model_name"], type=m["type"], task=m["task"],
+                version=m["model_version"], endpoint_encrypted=m["endpoint_encrypted"],
+                deployment=m["deployment"], content_type=m["content_type"],
                 api_key_setting=m["api_key_setting"], api_key_encrypted=m["api_key_encrypted"],
                 labels=tuple(m["data"].get("labels", ())),
                 deployment_header=m["data"].get("deployment_header", DEPLOYMENT_HEADER),
             )
-            for m in models
+            for m in rows if m["model_id"] is not None
         ),
     )
 
