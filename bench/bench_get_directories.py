@@ -1,5 +1,6 @@
 """Benchmark: POST /api/get-directories for a user with 10 pictures and for one with 200
-folders of 50 pictures (10 000), side by side: SQL statements per request and latency.
+folders of 50 pictures (10 000), side by side: SQL statements per request and latency; and
+the body of a listing of 200 folders of 20 pictures (4,000) over the wire, raw and gzipped.
 
     .venv/bin/python -m bench.bench_get_directories [--runs 30]
 
@@ -14,6 +15,7 @@ named user's check.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -24,6 +26,9 @@ import requests
 
 BIG_FOLDERS = 200
 PICTURES_PER_FOLDER = 50
+# The body is measured on a listing of 4,000 pictures, as the performance issue did.
+BODY_FOLDERS = 200
+BODY_PICTURES_PER_FOLDER = 20
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,35 @@ def _measure(base_url: str, user_id: str, runs: int, counter: list[int]) -> Meas
     )
 
 
+@dataclass(frozen=True)
+class Body:
+    """A listing's body in bytes, as it goes over the wire."""
+
+    raw: int  # to a client that takes no gzip; to every client before compression
+    gzipped: int
+    urls_raw: int  # of which the thumbnail URLs, raw
+    gzipped_without_urls: int  # the same listing with no thumbnail, gzipped as the app does
+
+
+def _body(base_url: str, user_id: str) -> Body:
+    from shared.http import json_response
+
+    def wire(accept_encoding: str) -> bytes:
+        r = requests.post(f"{base_url}/get-directories", json={"container_name": user_id},
+                          headers={"Accept-Encoding": accept_encoding}, stream=True, timeout=60)
+        r.raise_for_status()
+        return r.raw.read(decode_content=False)
+
+    raw = wire("identity")
+    listing = json.loads(raw)
+    pictures = [p for folder in listing["folders"] for p in folder["pictures"]]
+    urls = sum(len(json.dumps(p["thumbnail"])) - len("null") for p in pictures)
+    for p in pictures:
+        p["thumbnail"] = None
+    without = json_response(listing, accept_encoding="gzip").get_body()
+    return Body(raw=len(raw), gzipped=len(wire("gzip")), urls_raw=urls, gzipped_without_urls=len(without))
+
+
 def _count_statements(counter: list[int]) -> None:
     real_execute = psycopg.Cursor.execute
 
@@ -143,6 +177,9 @@ def main() -> None:
         _count_statements(counter)
         small = _measure(base_url, small_user, args.runs, counter)
         big = _measure(base_url, big_user, args.runs, counter)
+        body_user = _register(base_url, "body@bench.example.org")
+        _fill(db_url, body_user, folders=BODY_FOLDERS, per_folder=BODY_PICTURES_PER_FOLDER)
+        body = _body(base_url, body_user)
 
     rows = [
         ("folders", f"{small.folders}", f"{big.folders}", ""),
@@ -152,13 +189,23 @@ def main() -> None:
         ("median latency (ms)", f"{small.median_ms:.1f}", f"{big.median_ms:.1f}",
          f"{big.median_ms / small.median_ms:.1f}x"),
         ("p90 latency (ms)", f"{small.p90_ms:.1f}", f"{big.p90_ms:.1f}", f"{big.p90_ms / small.p90_ms:.1f}x"),
-        ("response body (KiB)", f"{small.body_kb:.1f}", f"{big.body_kb:.1f}",
+        ("response body, JSON (KiB)", f"{small.body_kb:.1f}", f"{big.body_kb:.1f}",
          f"{big.body_kb / small.body_kb:.0f}x"),
     ]
     print(f"\nPOST /api/get-directories, {args.runs} runs each, local mode, in-process host")
     print(f"{'':30}{'10 pictures':>14}{'200 x 50':>14}{'ratio':>10}")
     for label, a, b, ratio in rows:
         print(f"{label:30}{a:>14}{b:>14}{ratio:>10}")
+    count = BODY_FOLDERS * BODY_PICTURES_PER_FOLDER
+    print(f"\nthe body over the wire, {BODY_FOLDERS} folders x {BODY_PICTURES_PER_FOLDER} pictures"
+          f" ({count:,})")
+    print(f"{'raw (before; now to a client that takes no gzip)':58}{body.raw:>12,} bytes")
+    print(f"{'gzipped (Accept-Encoding: gzip, as browsers send)':58}{body.gzipped:>12,} bytes"
+          f"  {body.raw / body.gzipped:.1f}x smaller")
+    print(f"{'  of the raw body, the thumbnail URLs':58}{body.urls_raw:>12,} bytes"
+          f"  {body.urls_raw / body.raw:.0%}")
+    print(f"{'  gzipped, the same listing without thumbnail URLs':58}{body.gzipped_without_urls:>12,} bytes"
+          f"  (URLs: {1 - body.gzipped_without_urls / body.gzipped:.0%} of the gzipped body)")
 
 
 if __name__ == "__main__":

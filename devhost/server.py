@@ -121,6 +121,17 @@ class _DeadlineReader(io.RawIOBase):
         return n
 
 
+def _merged(app: dict[str, str], cors: dict[str, str]) -> dict[str, str]:
+    """The app's headers with the CORS ones; a Vary of both lists both (the app's answers
+    vary with Accept-Encoding, CORS answers with Origin)."""
+    merged = {**app, **cors}
+    app_vary = next((v for k, v in app.items() if k.lower() == "vary"), None)
+    if app_vary and "Vary" in cors:
+        merged = {k: v for k, v in merged.items() if k.lower() != "vary"}
+        merged["Vary"] = f"{app_vary}, {cors['Vary']}"
+    return merged
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes: with Nagle on, a kept-alive connection
@@ -267,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, payload = _error(refused.status, refused.message)
         else:
             status, headers, payload = self._call(url.path, url.query, body)
-        self._send(status, {**headers, **self._cors_headers(preflight=False)}, payload)
+        self._send(status, _merged(headers, self._cors_headers(preflight=False)), payload)
         if self.server.on_request is not None:
             self.server.on_request()
 

@@ -5,6 +5,7 @@ as the response of the API contract."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import time
@@ -28,10 +29,44 @@ get_settings()
 Input = TypeVar("Input")
 
 
-def json_response(value: object, *, status: int = 200) -> func.HttpResponse:
-    """`value` as a JSON response; NaN and infinities are refused, not sent."""
-    body = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    return func.HttpResponse(body, status_code=status, mimetype="application/json", charset="utf-8")
+# Bodies from this size on are sent gzipped to a client that accepts it (neither the
+# Functions host nor the platform compresses for the app). A listing of 4,000 pictures
+# is about 1.5 MB raw and 0.3 MB gzipped; below a kilobyte the gain is a few hundred bytes.
+GZIP_MIN_BYTES = 1024
+_GZIP_LEVEL = 5  # on that listing: 1% larger than the default level 6, in a third of the time
+
+
+def json_response(
+    value: object, *, status: int = 200, accept_encoding: str | None = None,
+) -> func.HttpResponse:
+    """`value` as a JSON response, gzipped when large enough and `accept_encoding` (the
+    request's Accept-Encoding) takes gzip; NaN and infinities are refused, not sent."""
+    body = json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+    # The answer depends on Accept-Encoding, for caches between the client and the app.
+    headers = {"Vary": "Accept-Encoding"}
+    if len(body) >= GZIP_MIN_BYTES and accepts_gzip(accept_encoding):
+        body = gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return func.HttpResponse(body, status_code=status, headers=headers, mimetype="application/json",
+                             charset="utf-8")
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (RFC 9110 12.5.3): named, or covered by
+    `*`, with a weight above zero."""
+    weights: dict[str, float] = {}
+    for item in (accept_encoding or "").split(","):
+        name, _, params = item.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[name.strip().lower()] = weight
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
 
 
 def error_response(status: int, message: str) -> func.HttpResponse:
@@ -75,7 +110,7 @@ def handle(
             raise PayloadTooLarge(f"the request body is larger than {megabytes(limit)} MB")
         if identify and not get_settings().local_mode:
             request.caller  # noqa: B018 - resolves the caller, or raises 401
-        response = json_response(action(parse(request)))
+        response = json_response(action(parse(request)), accept_encoding=req.headers.get("Accept-Encoding"))
     except AppError as exc:
         response = error_response(exc.status, exc.message)
     except ConfigurationError as exc:
