@@ -1,15 +1,18 @@
-"""What the benchmarks share: the app served in process on its own embedded PostgreSQL
-and Azurite, and the median timer."""
+"""What the benchmarks share: the app served on its own embedded PostgreSQL and Azurite,
+in this process or in one of its own, and the median timer."""
 
 from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,13 +31,12 @@ def median_s(action: Callable[[], object], runs: int) -> float:
 
 
 @contextmanager
-def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start PostgreSQL, Azurite and the local host in a temporary folder (local mode, or
-    the settings of `env` over it); yield the API's base URL; stop everything after and
-    put the environment back, so that one run may start the app again in another mode."""
-    from devhost.server import Dispatcher, HostServer
+def _services(env: dict[str, str] | None) -> Iterator[None]:
+    """PostgreSQL and Azurite in a temporary folder, and the app's settings pointing at
+    them in os.environ (local mode, or the settings of `env` over it); everything stopped
+    and the environment put back after, so that one run may start the app again in
+    another mode."""
     from devhost.services import azurite_connection_string, free_port, start_azurite, start_postgres, stop
-    from devhost.settings_file import HostSettings
     from shared import settings
 
     saved = dict(os.environ)
@@ -42,13 +44,33 @@ def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
         postgres = start_postgres(Path(tmp) / "postgres")
         azurite_port = free_port()
         azurite = start_azurite(ROOT, Path(tmp) / "azurite", azurite_port)
+        storage = azurite_connection_string(azurite_port)
         os.environ.update({
             "NACHET_DB_URL": postgres.get_uri(),
-            "NACHET_AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(azurite_port),
+            "NACHET_AZURE_STORAGE_CONNECTION_STRING": storage,
+            "AzureWebJobsStorage": storage,
             "NACHET_ENV": "local",
             **(env or {}),
         })
         settings.reset()
+        try:
+            yield
+        finally:
+            settings.reset()  # the pool and the storage client let go of the services
+            stop(azurite)
+            postgres.cleanup()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+@contextmanager
+def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start PostgreSQL, Azurite and the local host in this process (see _services for
+    `env`); yield the API's base URL."""
+    from devhost.server import Dispatcher, HostServer
+    from devhost.settings_file import HostSettings
+
+    with _services(env):
         server = HostServer(("127.0.0.1", 0), Dispatcher(ROOT), HostSettings(0, (), False))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
@@ -56,8 +78,55 @@ def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
         finally:
             server.shutdown()
             server.server_close()
-            settings.reset()  # the pool and the storage client let go of the services
-            stop(azurite)
-            postgres.cleanup()
-            os.environ.clear()
-            os.environ.update(saved)
+
+
+@dataclass(frozen=True)
+class AppProcess:
+    """The app served by `python -m devhost` in a process of its own."""
+
+    base_url: str
+    pid: int
+
+
+@contextmanager
+def app_process(env: dict[str, str] | None = None) -> Iterator[AppProcess]:
+    """Start PostgreSQL and Azurite (see _services for `env`), then the local host in a
+    process of its own, as the app has the Functions worker's process to itself in Azure:
+    the bench's client and model server do not share its interpreter. Yields once the host
+    answers /api/health; its output goes to a log file, shown if it fails to start."""
+    from devhost.services import free_port
+
+    with _services(env), tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        log_path = Path(tmp) / "host.log"
+        with log_path.open("wb") as log:
+            host = subprocess.Popen(
+                [sys.executable, "-m", "devhost", "--port", str(port), "--data", tmp],
+                cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+        base_url = f"http://127.0.0.1:{port}/api"
+        try:
+            _wait_healthy(host, base_url, log_path)
+            yield AppProcess(base_url, host.pid)
+        finally:
+            host.terminate()
+            try:
+                host.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                host.kill()
+                host.wait()
+
+
+def _wait_healthy(host: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    import requests
+
+    deadline = time.monotonic() + 120
+    while True:
+        if host.poll() is not None or time.monotonic() > deadline:
+            log = log_path.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"the local host did not start:\n{log}")
+        try:
+            if requests.get(f"{base_url}/health", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,16 +41,27 @@ class SentImage:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """A decoded picture: upright (EXIF applied) RGB pixels and the facts of its file."""
+    """A picture whose header has been read: the facts of its file, and its upright RGB
+    pixels (EXIF applied), which may still be decoding in the background."""
 
-    image: Image
     format: str  # Pillow's name: JPEG, PNG…
     width: int  # of the upright image
     height: int
     sha256: str
+    pixels: Future[Image] = field(repr=False)
     # The file itself when its pixels need no EXIF turn, else None: a remote model is
     # sent these bytes rather than a re-encoding (a second or more for a large PNG).
     upright_file: bytes | None = field(default=None, repr=False)
+
+    @property
+    def image(self) -> Image:
+        """The upright RGB pixels, waiting for them if they are still being decoded.
+        Raises UnsupportedMediaType (a truncated or corrupt file)."""
+        return self.pixels.result()
+
+    def wait_decoded(self) -> None:
+        """Wait for the pixels. Raises UnsupportedMediaType (a truncated or corrupt file)."""
+        self.pixels.result()
 
     @property
     def extension(self) -> str:
@@ -127,37 +141,73 @@ def _orientation(img: Image) -> int:
     return img.getexif().get(0x0112, 1)
 
 
+def _header(data: bytes, max_pixels: int) -> tuple[Image, ImageInfo, int]:
+    """The file opened (no pixel decoded yet), what its header says, and its EXIF orientation."""
+    with _pillow_errors(max_pixels):
+        img = _open(data, max_pixels)
+        orientation = _orientation(img)
+        width, height = img.size
+        if orientation in (5, 6, 7, 8):  # a quarter turn: the sides swap
+            width, height = height, width
+        return img, ImageInfo(_format(img), width, height), orientation
+
+
 def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
     """The real format and upright size of an image file, from its header only.
 
     Raises UnsupportedMediaType (not an image of a supported format) and
     PayloadTooLarge (more than `max_pixels` pixels).
     """
-    with _pillow_errors(max_pixels):
-        img = _open(data, max_pixels)
-        width, height = img.size
-        if _orientation(img) in (5, 6, 7, 8):  # a quarter turn: the sides swap
-            width, height = height, width
-        return ImageInfo(_format(img), width, height)
+    return _header(data, max_pixels)[1]
 
 
-def decode(data: bytes, *, max_pixels: int) -> DecodedImage:
-    """Decode an image file: the real format from its bytes, the first frame, EXIF
-    orientation applied, RGB.
+def decode(data: bytes, *, max_pixels: int, in_background: bool = False) -> DecodedImage:
+    """Decode an image file: the real format from its bytes, the first frame, the EXIF
+    orientation of its header applied, RGB.
 
-    Raises UnsupportedMediaType (not an image of a supported format, or corrupt) and
-    PayloadTooLarge (more than `max_pixels` pixels, checked before any pixel is decoded).
+    The header is read here; with `in_background` the pixels are decoded on another
+    thread while the caller goes on (a remote detector is sent the file as it is, so
+    decoding overlaps its call), and `image` waits for them.
+
+    Raises UnsupportedMediaType (not an image of a supported format, or corrupt: with
+    `in_background`, a file that is only found corrupt while decoding raises it from
+    `image`) and PayloadTooLarge (more than `max_pixels` pixels, checked before any pixel
+    is decoded).
     """
+    img, info, orientation = _header(data, max_pixels)
+    pixels: Future[Image]
+    if in_background:
+        pixels = _decoder().submit(_upright_rgb, img, orientation, max_pixels)
+    else:
+        pixels = Future()
+        pixels.set_result(_upright_rgb(img, orientation, max_pixels))
+    return DecodedImage(info.format, info.width, info.height, sha256_hex(data), pixels,
+                        data if orientation == 1 else None)
+
+
+def _upright_rgb(img: Image, orientation: int, max_pixels: int) -> Image:
     from PIL import ImageOps
 
     with _pillow_errors(max_pixels):
-        img = _open(data, max_pixels)
-        fmt = _format(img)
         img.load()
-        upright = _orientation(img) == 1
-        img = ImageOps.exif_transpose(img)
-        img = _to_rgb(img)
-    return DecodedImage(img, fmt, img.width, img.height, sha256_hex(data), data if upright else None)
+        if orientation != 1:  # exif_transpose copies even an upright image: only when needed
+            img = ImageOps.exif_transpose(img)
+        return _to_rgb(img)
+
+
+_decoder_lock = threading.Lock()
+_decoder_pool: ThreadPoolExecutor | None = None
+
+
+def _decoder() -> ThreadPoolExecutor:
+    """The threads that decode pictures in the background: a few per process (decoding
+    holds a core; more would only take turns), kept for its life."""
+    global _decoder_pool
+    with _decoder_lock:
+        if _decoder_pool is None:
+            _decoder_pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                                               thread_name_prefix="picture-decode")
+        return _decoder_pool
 
 
 # Formats that training sets take as they are: Azure ML's JSON Lines schema lists these

@@ -42,15 +42,21 @@ def run_inference(req: InferenceRequest) -> dict:
     Raises NotFound (pipeline or folder), Forbidden (folder), UnsupportedMediaType,
     PayloadTooLarge, ModelEndpointFailed, ModelEndpointTimeout, DependencyUnavailable.
     """
+    # The pixels decode in the background from here on, while the folder and pipeline are
+    # read and the first model runs (a remote detector is sent the file as it is).
+    picture = decode_picture(req.image, in_background=True)
     with connection() as conn:
         folder_id = resolve_folder(conn, req.user_id, req.folder_ref).id
         pipeline = find_pipeline(conn, req.pipeline_name)
-    picture = decode_picture(req.image)
     # The blob uploads while the models run (with no database connection held); a model
     # failure deletes it again, and rows are written only once both are done.
     with stored_picture(req.user_id, folder_id, req.image, extension=picture.extension,
                         content_type=picture.content_type, in_background=True) as new:
-        run = run_pipeline(pipeline, picture)
+        try:
+            run = run_pipeline(pipeline, picture)
+        finally:
+            # A file that does not decode is refused as such, whatever a model made of it.
+            picture.wait_decoded()
         boxes = postprocess(run.detections, width=picture.width, height=picture.height,
                             area_ratio=req.area_ratio)
         new.uploaded()
@@ -73,11 +79,12 @@ def find_pipeline(conn: Connection, name: str | None) -> PipelineSpec:
     return pipeline
 
 
-def decode_picture(data: bytes) -> images.DecodedImage:
-    """The picture decoded for a pipeline, if its format is accepted (NACHET_VALID_EXTENSION).
+def decode_picture(data: bytes, *, in_background: bool = False) -> images.DecodedImage:
+    """The picture decoded for a pipeline, if its format is accepted (NACHET_VALID_EXTENSION);
+    with `in_background`, its pixels still decoding (images.decode).
     Raises UnsupportedMediaType, PayloadTooLarge."""
     settings = get_settings()
-    picture = images.decode(data, max_pixels=settings.max_image_pixels)
+    picture = images.decode(data, max_pixels=settings.max_image_pixels, in_background=in_background)
     if picture.extension not in settings.valid_extensions:
         raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
     return picture
