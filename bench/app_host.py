@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.support.host_process import HostProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,53 +81,17 @@ def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
             server.server_close()
 
 
-@dataclass(frozen=True)
-class AppProcess:
-    """The app served by `python -m devhost` in a process of its own."""
-
-    base_url: str
-    pid: int
-
-
 @contextmanager
-def app_process(env: dict[str, str] | None = None) -> Iterator[AppProcess]:
+def app_process(env: dict[str, str] | None = None) -> Iterator[HostProcess]:
     """Start PostgreSQL and Azurite (see _services for `env`), then the local host in a
-    process of its own, as the app has the Functions worker's process to itself in Azure:
-    the bench's client and model server do not share its interpreter. Yields once the host
-    answers /api/health; its output goes to a log file, shown if it fails to start."""
-    from devhost.services import free_port
+    process of its own (its `base_url` and `pid`), as the app has the Functions worker's
+    process to itself in Azure: the bench's client and model server do not share its
+    interpreter."""
+    from tests.support.host_process import HostProcess
 
     with _services(env), tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        log_path = Path(tmp) / "host.log"
-        with log_path.open("wb") as log:
-            host = subprocess.Popen(
-                [sys.executable, "-m", "devhost", "--port", str(port), "--data", tmp],
-                cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
-        base_url = f"http://127.0.0.1:{port}/api"
+        host = HostProcess("--data", tmp)
         try:
-            _wait_healthy(host, base_url, log_path)
-            yield AppProcess(base_url, host.pid)
+            yield host
         finally:
-            host.terminate()
-            try:
-                host.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                host.kill()
-                host.wait()
-
-
-def _wait_healthy(host: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    import requests
-
-    deadline = time.monotonic() + 120
-    while True:
-        if host.poll() is not None or time.monotonic() > deadline:
-            log = log_path.read_text(errors="replace")[-4000:]
-            raise RuntimeError(f"the local host did not start:\n{log}")
-        try:
-            if requests.get(f"{base_url}/health", timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
+            host.stop()

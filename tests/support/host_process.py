@@ -18,7 +18,7 @@ _SERVING = re.compile(r"serving \d+ HTTP functions on http://([\d.]+):(\d+)/api"
 
 
 class HostProcess:
-    """A started local host: `address` (host, port), `base_url`, and `log()` so far."""
+    """A started local host: `address` (host, port), `base_url`, `pid`, and `log()` so far."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, timeout_s: float = 120) -> None:
         self._lines: list[str] = []
@@ -36,6 +36,7 @@ class HostProcess:
             time.sleep(0.05)
         self.address = (found.group(1), int(found.group(2)))
         self.base_url = f"http://127.0.0.1:{self.address[1]}/api"
+        self.pid = self._proc.pid
 
     def _read(self) -> None:
         assert self._proc.stderr is not None
