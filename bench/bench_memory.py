@@ -26,7 +26,6 @@ from pathlib import Path
 
 import requests
 
-KEY_SETTING = "NACHET_BENCH_MODEL_KEY"
 N_SEEDS = 20
 WARM = 20  # the first measure, after this many inferences
 SETTLE_S = 5  # after a batch, for the blob trigger (it polls every 2 s) to finish
@@ -43,25 +42,14 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
 
 
 def _definition(base_url: str) -> dict:
-    common = {"api_key_setting": KEY_SETTING, "version": "1"}
-    return {
-        "version": "bench-memory",
-        "models": [
-            {"model_name": "detector", "type": "azureml-seed-detector", "task": "object-detection",
-             "endpoint": f"{base_url}/detector/score", "deployment": "detector",
-             "content_type": "application/json", **common},
-            {"model_name": "classifier", "type": "azureml-classifier", "task": "classification",
-             "endpoint": f"{base_url}/classifier/score", "deployment": "classifier",
-             "content_type": "application/octet-stream", **common},
-            {"model_name": "builtin", "type": "builtin-seed-detector", "task": "object-detection",
-             "version": "1"},
-        ],
-        "pipelines": [
-            {"pipeline_name": "remote", "models": ["detector", "classifier"], "default": True,
-             "version": "1"},
-            {"pipeline_name": "builtin", "models": ["builtin"], "version": "1"},
-        ],
-    }
+    """bench_inference_concurrency's remote pipeline, and the built-in detector beside it."""
+    from bench.bench_inference_concurrency import _definition as remote
+
+    definition = remote(base_url)
+    definition["models"].append({"model_name": "builtin", "type": "builtin-seed-detector",
+                                 "task": "object-detection", "version": "1"})
+    definition["pipelines"].append({"pipeline_name": "builtin", "models": ["builtin"], "version": "1"})
+    return definition
 
 
 def main() -> None:
@@ -73,6 +61,7 @@ def main() -> None:
     from cryptography.fernet import Fernet
 
     from bench.app_host import app_process
+    from bench.bench_inference_concurrency import KEY_SETTING
     from shared.pipeline.definitions import parse_definition
     from shared.services.pipelines import import_definition
     from tests.support.model_server import ModelServer, box
