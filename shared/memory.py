@@ -15,7 +15,6 @@ Functions worker does before the app is loaded: mallopt works at any time.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -35,11 +34,8 @@ def tune_malloc() -> bool:
     global _tuned
     if _tuned:
         return True
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    libc = ctypes.CDLL(name)
-    if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+    libc = ctypes.CDLL(None)  # the symbols the process has loaded, the C library's among them
+    if not hasattr(libc, "gnu_get_libc_version"):
         return False
     _tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
         libc.mallopt(_M_ARENA_MAX, ARENA_MAX))
