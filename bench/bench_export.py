@@ -11,7 +11,9 @@ blob each (distinct bytes), its row, a verified inference of the built-in pipeli
 three verified boxes, and its picture_seed rows; the first 1,000 on one day, the rest on
 the next, so that the smaller export is the larger one's first day. Each export goes to a
 blob of the exports container (the route's path: a block upload), run by
-`python -m bench.bench_export --child` in a process of its own.
+`python -m bench.bench_export --child` in a process of its own. It also prints how many
+transactions the export ran and how long the longest held its connection (the export reads
+its rows in one, then holds none while it reads and writes blobs).
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import psycopg
 import requests
@@ -95,18 +100,29 @@ def _child(fmt: str, until: str | None) -> None:
     """Export (in this fresh process) and print what it measured, as JSON."""
     import tracemalloc
 
+    from shared.services import export
     from shared.services.days import Days
-    from shared.services.export import BlobExport, ExportSpec, export_to_blob
 
-    spec = ExportSpec(format=fmt, uploaded=Days(None, date.fromisoformat(until) if until else None))
+    spec = export.ExportSpec(format=fmt, uploaded=Days(None, date.fromisoformat(until) if until else None))
+    held: list[float] = []  # how long each of the export's transactions held its connection
+    opened = export.connection
+
+    @contextmanager
+    def timed() -> Iterator[Any]:
+        start = time.perf_counter()
+        with opened() as conn:
+            yield conn
+        held.append(time.perf_counter() - start)
+
+    export.connection = timed  # type: ignore[assignment]
     tracemalloc.start()
     started = time.perf_counter()
-    answer = export_to_blob(BlobExport(spec, name=f"bench-{uuid.uuid4().hex[:8]}"))
+    answer = export.export_to_blob(export.BlobExport(spec, name=f"bench-{uuid.uuid4().hex[:8]}"))
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     print(json.dumps({"pictures": answer["pictures"], "boxes": answer["boxes"], "bytes": answer["size_bytes"],
-                      "seconds": elapsed, "python_peak": peak,
-                      "rss_peak": _high_water_bytes()}))
+                      "seconds": elapsed, "python_peak": peak, "rss_peak": _high_water_bytes(),
+                      "transactions": len(held), "longest_transaction": max(held, default=0.0)}))
 
 
 def _high_water_bytes() -> int:
@@ -148,12 +164,13 @@ def main() -> int:
         runs = {small: _measure(args.format, FIRST_DAY.isoformat()), large: _measure(args.format, None)}
     print(f"\n{args.format} export, each in a fresh process:")
     print(f"{'pictures':>9} {'boxes':>7} {'archive':>9} {'seconds':>8} {'pictures/s':>11} "
-          f"{'python peak':>12} {'RSS peak':>10}")
+          f"{'python peak':>12} {'RSS peak':>10} {'transactions':>13} {'longest':>9}")
     for count, run in runs.items():
         assert run["pictures"] == count, run
         print(f"{run['pictures']:>9} {run['boxes']:>7} {run['bytes'] / 2**20:>7.1f}MB {run['seconds']:>8.1f} "
               f"{run['pictures'] / run['seconds']:>11.0f} {run['python_peak'] / 2**20:>10.2f}MB "
-              f"{run['rss_peak'] / 2**20:>8.1f}MB")
+              f"{run['rss_peak'] / 2**20:>8.1f}MB {run['transactions']:>13} "
+              f"{run['longest_transaction'] * 1000:>7.0f}ms")
     python_ratio = runs[large]["python_peak"] / runs[small]["python_peak"]
     rss_ratio = runs[large]["rss_peak"] / runs[small]["rss_peak"]
     print(f"\npeak memory, {large} pictures against {small}: Python allocations x{python_ratio:.3f}, "

@@ -177,3 +177,66 @@ def test_a_failure_half_way_leaves_no_archive(app, client, run_command, tmp_path
     r = client.post("export-dataset", {"format": "coco", "name": "half"})
     assert_error(r, 503, "storage")
     assert app.blobs(app.pictures_container.replace("pictures-", "exports-")) == []
+
+
+def test_no_connection_is_held_while_pictures_are_read(app, client, run_command, tmp_path, monkeypatch):
+    """With a pool of one connection, other work still gets it while the export reads its
+    pictures: the export's transaction ends before the storage I/O starts."""
+    from shared import settings, storage
+    from shared.db import connection
+
+    batch_of(app, client, 3)
+    monkeypatch.setenv("NACHET_DB_POOL_MAX_SIZE", "1")
+    settings.reset()
+    download = storage.download
+    waited: list[str] = []
+
+    def reading(container: str, name: str) -> bytes:
+        try:
+            with connection() as conn:  # a request served meanwhile
+                conn.execute("SELECT 1")
+        except DependencyUnavailable as exc:
+            waited.append(exc.message)
+        return download(container, name)
+
+    monkeypatch.setattr(storage, "download", reading)
+    archive = export(run_command, tmp_path, "--format", "coco")
+    assert waited == [] and len(split_rows(archive)) == 3
+
+
+def test_a_seed_named_during_the_export_leaves_it_whole(app, client, run_command, tmp_path, monkeypatch):
+    """Feedback can add a seed and label a picture with it at any time: between the
+    export's reads of the pictures and of the catalogue, it changes neither."""
+    from shared.db.queries import datasets
+    from shared.services import export as service
+
+    relabelled, kept = batch_of(app, client, 2)
+    new_names: list[str] = []
+
+    def relabel_once() -> None:
+        if len(new_names) == 1:
+            [(seed,)] = app.sql("INSERT INTO seed (name) VALUES (%s) RETURNING id", new_names)
+            app.sql("UPDATE picture_seed SET seed_id = %s WHERE picture_id = %s", [seed, relabelled])
+            new_names.append("done")
+
+    streamed, catalogue = datasets.stream_pictures, datasets.list_categories
+
+    def stream(*args, **kwargs):
+        yield from streamed(*args, **kwargs)
+        relabel_once()
+
+    def categories(*args, **kwargs):
+        found = catalogue(*args, **kwargs)
+        relabel_once()
+        return found
+
+    monkeypatch.setattr(service.datasets, "stream_pictures", stream)
+    monkeypatch.setattr(service.datasets, "list_categories", categories)
+    before = "Ambrosia trifida"
+    for fmt in ("coco", "azureml"):
+        new_names[:] = [f"Named during the {fmt} export"]
+        archive = export(run_command, tmp_path, "--format", fmt)
+        # The pictures as they were when the export read them; the next export sees the change.
+        strata = {p: stratum for p, (_, _, stratum) in split_rows(archive).items()}
+        assert strata == {relabelled: before, kept: "Ambrosia trifida"}
+        before = new_names[0]

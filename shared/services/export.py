@@ -8,13 +8,16 @@ its species as a picture-level label; the dataset files of the format (shared.da
 `split.csv` (picture_id, file_name, split, stratum); and `manifest.json` (what was asked,
 what was written).
 
-It streams: the pictures come from a server-side cursor and go into the archive one at a
-time (read, written, forgotten; the next READ_AHEAD are read meanwhile, so that storage
-round trips overlap), the dataset files are spooled to temporary files until
-the pictures are written, and the archive goes out as it is made (to a file, or to a blob
-block by block): memory stays flat whatever the count. A picture whose blob is gone
-(its folder deleted meanwhile) is skipped and counted; one moved to the archive meanwhile
-is read where it went.
+No connection is held while pictures are read, re-encoded and written: the picked rows
+(one query, one snapshot: each with its boxes and split) and then the catalogue are read
+in one transaction that does nothing but read them, into a temporary file; the rest of the
+export goes through that file. It streams: the rows are spooled as they come, the
+pictures go into the archive one at a time (read, written, forgotten; the next
+READ_AHEAD are read meanwhile, so that storage round trips overlap), the dataset files are
+spooled to temporary files until the pictures are written, and the archive goes out as it
+is made (to a file, or to a blob block by block): memory stays flat whatever the count. A
+picture whose blob is gone (its folder deleted meanwhile) is skipped and counted; one
+moved to the archive meanwhile is read where it went.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Protocol
 from shared import images, storage
 from shared.datasets.azureml_jsonl import AzureMLDataset
 from shared.datasets.coco import CocoDataset
-from shared.datasets.spool import Spool
+from shared.datasets.spool import RowSpool, Spool
 from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import datasets
@@ -131,34 +134,31 @@ def write_export(
     """
     now = datetime.now(UTC)
     archive = ZipWriter(out, modified=now)
+    picked: RowSpool[DatasetPicture] = RowSpool()
     split_rows = Spool()
     dataset: _Dataset | None = None
     counts = dict.fromkeys(("pictures", "boxes", "image_labels", "train", "validation", "skipped"), 0)
     try:
-        with connection() as conn:
-            where = _filter(conn, spec)
-            categories = {c.id: c.name for c in datasets.list_categories(conn)} | {UNNAMED_SEED: "seed"}
-            dataset = _dataset(spec, categories, name, now)
-            pictures = datasets.stream_pictures(conn, where, validation_fraction=spec.validation_fraction,
-                                                split_seed=spec.split_seed)
-            reads = ahead(_fetch, pictures, window=READ_AHEAD, name="export-read")
-            for done, (picture, fetched) in enumerate(reads, start=1):
-                file = _file(conn, picture, fetched)
-                if file is None:
-                    counts["skipped"] += 1
-                else:
-                    file_name = f"images/{picture.id}.{file.extension}"
-                    archive.write(file_name, file.data, compress=False)
-                    file_format = file.extension
-                    split = "validation" if picture.validation else "train"
-                    dataset.add(picture, file_name, file_format, split)
-                    split_rows.add(f"{picture.id},{file_name},{split},{categories[picture.stratum]}\n".encode())
-                    counts["pictures"] += 1
-                    counts[split] += 1
-                    counts["boxes"] += len(picture.boxes or [])
-                    counts["image_labels"] += picture.image_category is not None
-                if progress is not None:
-                    progress(done, picture.total)
+        categories = _pick(spec, picked)
+        dataset = _dataset(spec, categories, name, now)
+        reads = ahead(_fetch, picked.rows(), window=READ_AHEAD, name="export-read")
+        for done, (picture, fetched) in enumerate(reads, start=1):
+            file = _file(picture, fetched)
+            if file is None:
+                counts["skipped"] += 1
+            else:
+                file_name = f"images/{picture.id}.{file.extension}"
+                archive.write(file_name, file.data, compress=False)
+                file_format = file.extension
+                split = "validation" if picture.validation else "train"
+                dataset.add(picture, file_name, file_format, split)
+                split_rows.add(f"{picture.id},{file_name},{split},{categories[picture.stratum]}\n".encode())
+                counts["pictures"] += 1
+                counts[split] += 1
+                counts["boxes"] += len(picture.boxes or [])
+                counts["image_labels"] += picture.image_category is not None
+            if progress is not None:
+                progress(done, picked.count)
         for entry, chunks in dataset.files():
             archive.write(entry, chunks, compress=True)
         archive.write("split.csv", _with_header(b"picture_id,file_name,split,stratum\n", split_rows.chunks()),
@@ -170,6 +170,7 @@ def write_export(
         archive.discard()
         raise
     finally:
+        picked.close()
         split_rows.close()
         if dataset is not None:
             dataset.close()
@@ -205,6 +206,19 @@ def export_to_blob(req: BlobExport, *, progress: Callable[[int, int], None] | No
         "url_expires": expires.isoformat(),
         **asdict(summary),
     }
+
+
+def _pick(spec: ExportSpec, picked: RowSpool[DatasetPicture]) -> dict[int, str]:
+    """Spool the pictures that `spec` picks into `picked` and answer the categories by
+    number, in one short transaction. The catalogue is read after the pictures, so that
+    it names every seed they hold (see datasets.list_categories). Raises BadRequest,
+    NotFound (see _filter), DependencyUnavailable."""
+    with connection() as conn:
+        where = _filter(conn, spec)
+        for picture in datasets.stream_pictures(conn, where, validation_fraction=spec.validation_fraction,
+                                                split_seed=spec.split_seed):
+            picked.add(picture)
+        return {c.id: c.name for c in datasets.list_categories(conn)} | {UNNAMED_SEED: "seed"}
 
 
 def _filter(conn: Connection, spec: ExportSpec) -> DatasetFilter:
@@ -253,20 +267,25 @@ def _fetch(picture: DatasetPicture, blob_name: str | None = None) -> _File | Non
         return None
 
 
-def _file(conn: Connection, picture: DatasetPicture, fetched: Future[_File | None]) -> _File | None:
+def _file(picture: DatasetPicture, fetched: Future[_File | None]) -> _File | None:
     """The file that was read for the picture; read where the picture is now if it moved
-    since the query began (its folder was archived), or None when it is gone."""
+    since the query (its folder was archived), or None when it is gone."""
     try:
         return fetched.result()
     except NotFound:
         tried = picture.blob_name
-    while (moved := datasets.current_blob_name(conn, picture.id)) not in (None, tried):
+    while (moved := _blob_name_now(picture)) not in (None, tried):
         try:
             return _fetch(picture, moved)
         except NotFound:
             tried = moved
     log.warning("export skipped picture %s: its blob is gone", picture.id)
     return None
+
+
+def _blob_name_now(picture: DatasetPicture) -> str | None:
+    with connection() as conn:
+        return datasets.current_blob_name(conn, picture.id)
 
 
 def _with_header(header: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:

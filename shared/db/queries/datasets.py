@@ -43,7 +43,6 @@ class DatasetPicture:
     image_category: int | None  # a batch import's species
     stratum: int  # the species the split is stratified by
     validation: bool  # in the validation split, else training
-    total: int  # pictures in the export
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ class DatasetFilter:
 
 
 def list_categories(conn: Connection) -> list[Category]:
-    """Every seed of the catalogue, by number."""
+    """Every seed of the catalogue, by number. Seeds are only ever added (none is deleted,
+    renamed or renumbered), so a list read after a query names every seed it found."""
     return fetch_all(conn, Category, "SELECT number AS id, name FROM seed ORDER BY number")
 
 
@@ -84,7 +84,8 @@ def stream_pictures(
     own species): the pictures of a stratum are ordered by md5(split_seed || id), and the
     first n * validation_fraction of them, rounded half up, go to validation. So it is exact per
     species, depends on nothing but the seed and the pictures, and a picture keeps its
-    side as long as its stratum's size does. Streamed through a server-side cursor.
+    side as long as its stratum's size does. Streamed through a server-side cursor: the
+    rows of one snapshot, however long they take to fetch.
     """
     return stream_all(
         conn, DatasetPicture,
@@ -139,8 +140,7 @@ def stream_pictures(
         SELECT id, blob_name, width, height, uploaded_at, pipeline, pipeline_version, boxes,
                image_category, stratum,
                row_number() OVER (PARTITION BY stratum ORDER BY md5(%(split_seed)s || id::text), id)
-                   <= floor(count(*) OVER (PARTITION BY stratum) * %(fraction)s + 0.5) AS validation,
-               count(*) OVER () AS total
+                   <= floor(count(*) OVER (PARTITION BY stratum) * %(fraction)s + 0.5) AS validation
         FROM kept
         ORDER BY uploaded_at, id
         """,
