@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.errors import DependencyUnavailable, NotFound
+from shared.errors import Conflict, DependencyUnavailable, NotFound
 from shared.settings import StorageIdentity, get_settings, on_reset
 
 if TYPE_CHECKING:
@@ -157,14 +158,21 @@ def upload(container_name: str, blob_name: str, data: bytes, *, content_type: st
 
 
 class BlockWriter:
-    """A block blob written as a stream (see `block_upload`): the bytes are staged in blocks
-    of `block_bytes` as they come, so that at most one block is held in memory."""
+    """A new block blob written as a stream (see `block_upload`): the bytes are staged in
+    blocks of `block_bytes` as they come, so that at most one block is held in memory.
+
+    Two writers of one blob name stay apart until one commits: each names its blocks
+    with an id of its own (the service keeps the uncommitted blocks of a name together,
+    whoever staged them, and a block staged under an id replaces the one staged before
+    under it), and the commit makes the blob only if none of that name exists, so the
+    other's commit is refused rather than mixing blocks or replacing a whole archive."""
 
     def __init__(self, container_name: str, blob_name: str, *, block_bytes: int) -> None:
         self._blob = container(container_name).get_blob_client(blob_name)
         self._block_bytes = block_bytes
         self._buffer = bytearray()
         self._blocks: list[str] = []
+        self._writer_id = uuid.uuid4().hex
         self.size = 0
 
     def write(self, data: bytes) -> int:
@@ -179,32 +187,39 @@ class BlockWriter:
         return len(data)
 
     def _stage(self, block: bytes) -> None:
-        # Ids must be of one length within a blob; the SDK base64-encodes them.
-        block_id = f"{len(self._blocks):08d}"
+        # Ids must be of one length within a blob (also across writers); the SDK
+        # base64-encodes them.
+        block_id = f"{self._writer_id}{len(self._blocks):08d}"
         with _translated(f"blob {self._blob.blob_name}"):
             self._blob.stage_block(block_id, block, length=len(block))
         self._blocks.append(block_id)
 
     def commit(self, content_type: str) -> None:
-        """Stage what is left and make the blob of every block staged. Raises
-        DependencyUnavailable."""
+        """Stage what is left and make the blob of every block staged. Raises Conflict (a
+        blob of that name exists: written meanwhile by another writer), DependencyUnavailable."""
+        from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import BlobBlock, ContentSettings
 
         if self._buffer or not self._blocks:
             self._stage(bytes(self._buffer))
             self._buffer.clear()
         with _translated(f"blob {self._blob.blob_name}"):
-            self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._blocks],
-                                         content_settings=ContentSettings(content_type=content_type))
+            try:
+                self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._blocks],
+                                             content_settings=ContentSettings(content_type=content_type),
+                                             if_none_match="*")
+            except ResourceExistsError:
+                raise Conflict("a blob of that name exists") from None
 
 
 @contextmanager
 def block_upload(
     container_name: str, blob_name: str, *, content_type: str, block_bytes: int = 4 * 1024 * 1024,
 ) -> Iterator[BlockWriter]:
-    """A writer of the blob, committed when the block ends without an error. Until then no
-    blob of that name appears (or the one there is stays as it was): blocks left staged
-    are dropped by the storage service within a week. Raises DependencyUnavailable."""
+    """A writer of a new blob, committed when the block ends without an error. Until then
+    no blob of that name appears: blocks left staged are dropped by the storage service
+    within a week. Raises Conflict (at the commit: a blob of that name exists),
+    DependencyUnavailable."""
     writer = BlockWriter(container_name, blob_name, block_bytes=block_bytes)
     yield writer
     writer.commit(content_type)

@@ -4,6 +4,7 @@ user) that writes the export into the exports container and answers where it is.
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import requests
@@ -100,6 +101,45 @@ def test_bad_requests_are_answered_and_write_nothing(keyed, client):
     assert_error(post("export-dataset", {"format": "azureml", "name": "june"}, headers=key, url=url),
                  409, "june.zip", "exists")
     assert exports(keyed) == ["june.zip"]
+
+
+def test_two_exports_of_one_name_end_with_one_whole_archive_and_a_409(keyed, client, monkeypatch):
+    """The second export of a name starts and ends while the first is writing blocks (as
+    when a client retries after losing an answer): the one that commits first keeps the
+    name, whole; the other is refused, and mixes nothing into it."""
+    from shared import storage
+
+    user = User(client)
+    folder = user.new_batch(6)
+    for n in range(6):
+        user.upload(folder, image_bytes(n, size=(40, 30)))
+    key = {"x-functions-key": KEY}
+    upload, write = storage.block_upload, storage.BlockWriter.write
+    second: list[requests.Response] = []
+    started = threading.Event()
+
+    def small_blocks(*args, **kwargs):  # blocks of 256 bytes: several staged before the pause
+        return upload(*args, **{**kwargs, "block_bytes": 256})
+
+    def writing(writer: storage.BlockWriter, data: bytes) -> int:
+        written = write(writer, data)
+        if writer.size > 2048 and not started.is_set():
+            started.set()  # the second export's own writes go straight through
+            second.append(post("export-dataset", {"format": "azureml", "name": "same"}, headers=key,
+                               url=keyed.base_url))
+        return written
+
+    monkeypatch.setattr(storage, "block_upload", small_blocks)
+    monkeypatch.setattr(storage.BlockWriter, "write", writing)
+    first = post("export-dataset", {"format": "coco", "name": "same"}, headers=key, url=keyed.base_url)
+    [committed] = second
+    assert committed.status_code == 200, committed.text
+    assert_error(first, 409, "same.zip", "exists")
+    assert exports(keyed) == ["same.zip"]
+    archive = read_zip(requests.get(committed.json()["url"], timeout=30).content)
+    names = archive.namelist()
+    assert "train_annotations.jsonl" in names and "annotations/train.json" not in names  # the second's
+    assert len([n for n in names if n.startswith("images/")]) == 6
 
 
 def test_the_export_reads_every_users_pictures(keyed, make_client):

@@ -182,21 +182,27 @@ def export_to_blob(req: BlobExport, *, progress: Callable[[int, int], None] | No
     whole; `progress` as for write_export); answer where it is, a URL that reads it for 24
     hours (None when the storage connection cannot sign one), and what it holds.
 
-    Raises Conflict (an archive of that name exists), BadRequest, NotFound,
+    Raises Conflict (an archive of that name exists, or was written meanwhile by
+    another export of that name), BadRequest, NotFound,
     DependencyUnavailable.
     """
     settings = get_settings()
     now = datetime.now(UTC)
     name = req.name or export_name(req.spec, now)
     blob = f"{name}.zip"
+    exists = Conflict(f"an export named {blob} exists already")
     try:
         storage.last_modified(settings.exports_container, blob)
     except NotFound:
         pass
     else:
-        raise Conflict(f"an export named {blob} exists already")
-    with storage.block_upload(settings.exports_container, blob, content_type="application/zip") as writer:
-        summary = write_export(req.spec, writer, name=name, progress=progress)
+        raise exists
+    try:
+        with storage.block_upload(settings.exports_container, blob, content_type="application/zip") as writer:
+            summary = write_export(req.spec, writer, name=name, progress=progress)
+    except Conflict:
+        # Another export of that name committed first: its archive stays, whole.
+        raise exists from None
     expires = now + timedelta(seconds=URL_VALID_S)
     return {
         "container": settings.exports_container,
