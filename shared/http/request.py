@@ -162,6 +162,15 @@ class Body:
             raise BadRequest(f"{keys[0]} must be a list")
         return value
 
+    def texts(self, *keys: str, max_length: int = 10_000) -> list[str]:
+        """A JSON array of strings, each as `text` takes it and not blank; [] when absent."""
+        values = self.items(*keys, required=False) or []
+        if not all(isinstance(value, str) and value.strip() for value in values):
+            raise BadRequest(f"{keys[0]} must be a list of non-empty strings")
+        if any(len(value) > max_length for value in values):
+            raise BadRequest(f"{keys[0]} holds a string longer than {max_length} characters")
+        return [storable_text(value, keys[0]).strip() for value in values]
+
 
 def storable_text(value: str, name: str) -> str:
     """`value`, if PostgreSQL can store it: no NUL character, no lone surrogate (which
