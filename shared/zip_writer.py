@@ -19,7 +19,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 _VERSION = 45  # ZIP64
 _MADE_BY = (3 << 8) | _VERSION  # Unix, so that the file mode below counts
@@ -81,10 +81,6 @@ class ZipWriter:
         self._directory.write(record)
         self._directory_size += len(record)
         self._count += 1
-
-    def copy(self, name: str, source: BinaryIO, *, compress: bool) -> None:
-        """Add an entry holding what is left to read of `source`, read a chunk at a time."""
-        self.write(name, iter(lambda: source.read(_CHUNK), b""), compress=compress)
 
     def close(self) -> None:
         """Write the central directory and the end records. The output is left open."""
