@@ -335,12 +335,12 @@ def _dashed_rectangle(
 
 def draw_count_table(
     title: str, rows: Sequence[str], columns: Sequence[str], counts: Sequence[Sequence[int]], *,
-    row_axis: str, column_axis: str, agree: Callable[[str, str], bool],
+    row_axis: str, column_axis: str, agree: Callable[[str, str], bool | None],
 ) -> bytes:
     """A PNG of `counts` (one list per row) as a grid a person reads at a glance: each
     cell holds its count, green where row and column `agree`, red where they do not, the
-    deeper the more; empty cells white; totals in grey at the end of each row and column.
-    Column labels are written upwards."""
+    deeper the more, grey where `agree` says None (a cell of both); empty cells white;
+    totals in grey at the end of each row and column. Column labels are written upwards."""
     from PIL import Image as PILImage
     from PIL import ImageDraw, ImageFont
 
@@ -385,13 +385,14 @@ def draw_count_table(
         values = [*counts[i], row_totals[i]] if i < len(rows) else [*column_totals, sum(row_totals)]
         for j, value in enumerate(values):
             x = left + j * cell_w
-            if i == len(rows) or j == len(columns):
+            agreed = None if i == len(rows) or j == len(columns) else agree(rows[i], columns[j])
+            if agreed is None:
                 fill: RGB = (225, 225, 225)
             elif value == 0:
                 fill = (255, 255, 255)
             else:
                 strength = 0.25 + 0.75 * value / most
-                hue = (26, 150, 65) if agree(rows[i], columns[j]) else (215, 48, 39)
+                hue = (26, 150, 65) if agreed else (215, 48, 39)
                 fill = (round(255 + (hue[0] - 255) * strength), round(255 + (hue[1] - 255) * strength),
                         round(255 + (hue[2] - 255) * strength))
             draw.rectangle((x, y, x + cell_w - 1, y + cell_h - 1), fill=fill, outline=(190, 190, 190))

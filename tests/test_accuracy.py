@@ -14,6 +14,7 @@ from PIL import Image
 from tests.conftest import assert_error
 from tests.support.feedback import Analyst, ok
 from tests.support.history import BUILTIN, REMOTE, make_history
+from tests.support.model_server import box
 
 KEY = "accuracy-key-for-tests"
 REMOTE_MODELS = [{"name": "detector", "version": "4"}, {"name": "classifier", "version": "4"}]
@@ -155,3 +156,59 @@ def test_the_route_needs_the_key_and_draws_the_matrices(app, history, monkeypatc
         header, _, data = part["confusion_png"].partition(",")
         assert header == "data:image/png;base64"
         assert Image.open(io.BytesIO(base64.b64decode(data))).format == "PNG"
+
+
+def test_an_inference_verified_during_the_report_is_in_the_next(app, client, monkeypatch):
+    """Analysts verify at any time: an inference of a pipeline with none verified yet,
+    verified between the report's reads, leaves this report as it was (not a 500) and is
+    in the next one."""
+    from shared.db.queries import accuracy as queries
+
+    monkeypatch.setenv("NACHET_LOCAL_FUNCTION_KEY", KEY)
+    analyst = Analyst(client)
+    inference = analyst.infer()  # the built-in pipeline, the default
+    verified: list[dict] = []
+
+    def verify_once() -> None:
+        if not verified:
+            verified.append(ok(analyst.positive(inference, [b["box_id"] for b in inference["boxes"]])))
+
+    streamed, listed = queries.stream_boxes, queries.pipeline_versions
+
+    def stream(*args, **kwargs):
+        yield from streamed(*args, **kwargs)
+        verify_once()
+
+    def versions(*args, **kwargs):
+        found = listed(*args, **kwargs)
+        verify_once()
+        return found
+
+    monkeypatch.setattr(queries, "stream_boxes", stream)
+    monkeypatch.setattr(queries, "pipeline_versions", versions)
+    url, key = f"{app.base_url}/model-accuracy", {"x-functions-key": KEY}
+    r = requests.post(url, json={}, headers=key, timeout=60)
+    assert r.status_code == 200, r.text
+    assert verified and r.json()["pipelines"] == []
+    [builtin] = requests.post(url, json={}, headers=key, timeout=60).json()["pipelines"]
+    assert builtin["pipeline"] == BUILTIN and builtin["all_versions"]["inferences"] == 1
+
+
+def test_the_matrix_picture_stays_small_whatever_the_catalogue(app, client, remote, monkeypatch):
+    """Every label a classifier or an analyst uses joins the matrix: with 120 species the
+    JSON holds them all, and the picture draws the 39 with the most boxes and the others
+    summed into one row and one column, within a few megapixels."""
+    monkeypatch.setenv("NACHET_LOCAL_FUNCTION_KEY", KEY)
+    widths = [5 * n for n in range(1, 121)]  # pixels: each box a crop of its own width
+    remote.detector(boxes=[box(0, 0.1, width / 638, 0.9) for width in widths])
+    remote.classifier(answer=lambda call: [{"label": f"Species {call.image().size[0]:03d}", "score": 0.9}])
+    analyst = Analyst(client)
+    inference = analyst.infer()
+    ok(analyst.positive(inference, [b["box_id"] for b in inference["boxes"]]))
+    r = requests.post(f"{app.base_url}/model-accuracy", json={"png": True}, headers={"x-functions-key": KEY},
+                      timeout=120)
+    assert r.status_code == 200, r.text
+    remote_report = r.json()["pipelines"][0]["all_versions"]
+    assert len(remote_report["confusion"]["model"]) == len(remote_report["confusion"]["analyst"]) == 120
+    png = Image.open(io.BytesIO(base64.b64decode(remote_report["confusion_png"].partition(",")[2])))
+    assert png.width * png.height < 2500 * 2500, png.size

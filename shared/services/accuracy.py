@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +41,10 @@ from shared.services.days import Days
 MISSED = "(missed)"
 NOT_A_SEED = "(not a seed)"
 DEFAULT_TOP_N = 5
+# The most rows (columns) a confusion PNG draws, and characters of its title (half that
+# of a label): the image stays a few megapixels whatever the catalogue.
+PNG_MAX_LABELS = 40
+PNG_MAX_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -125,20 +129,21 @@ def model_accuracy(req: AccuracyRequest) -> dict[str, Any]:
     the module docstring). Raises NotFound (no pipeline of that name), DependencyUnavailable.
     """
     window = Window(req.pipeline, req.run.start, req.run.end)
+    # The tallies come from the boxes alone, one query and so one snapshot; the versions
+    # they name are read after them (see accuracy.pipeline_versions). An inference
+    # verified meanwhile is in the next report, not half in this one.
+    tallies: defaultdict[UUID, _Tally] = defaultdict(_Tally)
+    totals: defaultdict[str, _Tally] = defaultdict(_Tally)
     with connection() as conn:
         if req.pipeline is not None and not datasets.pipeline_exists(conn, req.pipeline):
             raise NotFound(f"no pipeline named {req.pipeline!r}")
-        versions = accuracy.pipeline_versions(conn, window)
-        tallies = {v.id: _Tally() for v in versions}
-        totals = {v.name: _Tally() for v in versions}
-        name_of = {v.id: v.name for v in versions}
         last: UUID | None = None
         for box in accuracy.stream_boxes(conn, window):
-            counted = (tallies[box.pipeline_id], totals[name_of[box.pipeline_id]])
-            for tally in counted:
+            for tally in (tallies[box.pipeline_id], totals[box.pipeline_name]):
                 tally.inferences += box.inference_id != last
                 tally.add(box, req.top_n)
             last = box.inference_id
+        versions = accuracy.pipeline_versions(conn, list(tallies))
     report: dict[str, Any] = {
         "top_n": req.top_n,
         "filters": {"pipeline": req.pipeline, **req.run.as_json()},
@@ -177,11 +182,51 @@ def confusion_pngs(report: dict[str, Any]) -> Iterable[tuple[str, bytes]]:
 
 def confusion_png(part: dict[str, Any], title: str) -> bytes:
     """The confusion matrix of one report as a PNG: rows what the model said, columns
-    what the analysts chose, agreement in green, the rest in red."""
+    what the analysts chose, agreement in green, the rest in red. Its size is bounded
+    whatever the catalogue (every label a classifier or an analyst used joins the
+    matrix): past PNG_MAX_LABELS rows or columns, the PNG_MAX_LABELS - 1 labels with the
+    most boxes are drawn, each on both axes, and the rest summed into one row and one
+    column (their shared cell grey: agreement and errors both); the title is cut at
+    PNG_MAX_CHARS characters, labels at half."""
     matrix = part["confusion"]
+    said, chose, counts = matrix["model"], matrix["analyst"], matrix["counts"]
+    boxes: Counter[str] = Counter()
+    for i, label in enumerate(said):
+        boxes[label] += sum(counts[i])
+    for j, label in enumerate(chose):
+        boxes[label] += sum(row[j] for row in counts)
+    drawn = (set(boxes) if max(len(said), len(chose)) <= PNG_MAX_LABELS
+             else {label for label, _ in boxes.most_common(PNG_MAX_LABELS - 1)})
+    rows, columns = _lines(said, drawn), _lines(chose, drawn)
+    agreement = {(row.label, column.label): None if row.others and column.others else
+                 not row.others and not column.others and said[row.indexes[0]] == chose[column.indexes[0]]
+                 for row in rows for column in columns}
     return images.draw_count_table(
-        f"{title}: {part['inferences']} verified inference(s)", matrix["model"], matrix["analyst"],
-        matrix["counts"], row_axis="the model said", column_axis="the analyst chose",
-        agree=lambda said, chose: said == chose,
+        _cut(f"{title}: {part['inferences']} verified inference(s)"),
+        [row.label for row in rows], [column.label for column in columns],
+        [[sum(counts[i][j] for i in row.indexes for j in column.indexes) for column in columns]
+         for row in rows],
+        row_axis="the model said", column_axis="the analyst chose",
+        agree=lambda row, column: agreement[row, column],
     )
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A row or column of a confusion PNG: its label and the matrix's lines summed in it."""
+
+    label: str
+    indexes: list[int]
+    others: bool = False  # the lines not drawn on their own
+
+
+def _lines(labels: list[str], drawn: set[str]) -> list[_Line]:
+    """The lines of `labels` that are `drawn`, in their order, then the others in one."""
+    lines = [_Line(_cut(label, PNG_MAX_CHARS // 2), [i]) for i, label in enumerate(labels) if label in drawn]
+    rest = [i for i, label in enumerate(labels) if label not in drawn]
+    return [*lines, _Line(f"({len(rest)} others)", rest, others=True)] if rest else lines
+
+
+def _cut(text: str, limit: int = PNG_MAX_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 

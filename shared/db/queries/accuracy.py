@@ -1,5 +1,6 @@
 """Queries of the accuracy report: every box of the verified inferences, with what the
-model said of it and what the analyst chose, streamed; and the pipelines they ran."""
+model said of it and what the analyst chose, streamed; and the pipeline versions that
+ran them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class JudgedBox:
     choice."""
 
     pipeline_id: UUID
+    pipeline_name: str
     inference_id: UUID
     manual: bool  # added by an analyst: a seed the model missed
     valid: bool  # False: marked not a seed
@@ -60,8 +62,9 @@ def _params(window: Window) -> dict[str, Any]:
     return {"pipeline": window.pipeline, "run_from": window.run_from, "run_before": window.run_before}
 
 
-def pipeline_versions(conn: Connection, window: Window) -> list[PipelineVersion]:
-    """The pipeline versions that made the inferences counted, by name then creation."""
+def pipeline_versions(conn: Connection, ids: list[UUID]) -> list[PipelineVersion]:
+    """The pipeline versions of `ids`, by name then creation. Pipelines, models and their
+    links are only ever added, so every id that a query found is found here afterwards."""
     return fetch_all(
         conn, PipelineVersion,
         """
@@ -71,10 +74,10 @@ def pipeline_versions(conn: Connection, window: Window) -> list[PipelineVersion]
                          FROM pipeline_model pm JOIN model m ON m.id = pm.model_id
                          WHERE pm.pipeline_id = pl.id), '[]') AS models
         FROM pipeline pl
-        WHERE EXISTS (SELECT 1 FROM inference i WHERE i.pipeline_id = pl.id AND """ + _WHERE + """)
+        WHERE pl.id = ANY(%s)
         ORDER BY pl.name, pl.created_at, pl.id
         """,
-        _params(window),
+        [ids],
     )
 
 
@@ -83,7 +86,8 @@ def stream_boxes(conn: Connection, window: Window) -> Iterator[JudgedBox]:
     return stream_all(
         conn, JudgedBox,
         """
-        SELECT i.pipeline_id, i.id AS inference_id, o.manual_detection AS manual, o.valid,
+        SELECT i.pipeline_id, pl.name AS pipeline_name, i.id AS inference_id,
+               o.manual_detection AS manual, o.valid,
                CASE WHEN NOT o.manual_detection THEN coalesce(ts.name, top.label) END AS model_label,
                CASE WHEN o.valid THEN coalesce(vs.name, ver.label) END AS analyst_label,
                CASE WHEN o.valid THEN ver.seed_id END AS analyst_seed_id,
