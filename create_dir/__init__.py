@@ -8,4 +8,4 @@ from shared.services.folders import create_dir
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, folders.new_folder, create_dir)
+    return handle(req, folders.new_folder, create_dir, keep_connection=True)

@@ -10,4 +10,4 @@ from shared.services.deletion import delete_folder
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, deletion.folder_ref, delete_folder)
+    return handle(req, deletion.folder_ref, delete_folder, keep_connection=True)

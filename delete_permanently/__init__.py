@@ -8,4 +8,4 @@ from shared.services.deletion import delete_permanently
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, deletion.folder_id, delete_permanently)
+    return handle(req, deletion.folder_id, delete_permanently, keep_connection=True)

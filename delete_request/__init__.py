@@ -8,4 +8,4 @@ from shared.services.deletion import has_validated_pictures
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, deletion.folder_id, has_validated_pictures)
+    return handle(req, deletion.folder_id, has_validated_pictures, keep_connection=True)

@@ -8,4 +8,4 @@ from shared.services.deletion import delete_with_archive
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, deletion.folder_id, delete_with_archive)
+    return handle(req, deletion.folder_id, delete_with_archive, keep_connection=True)

@@ -9,4 +9,4 @@ from shared.services.feedback import correct_boxes
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, feedback.parse_negative, correct_boxes)
+    return handle(req, feedback.parse_negative, correct_boxes, keep_connection=True)

@@ -8,4 +8,4 @@ from shared.services.feedback import confirm_boxes
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, feedback.parse_positive, confirm_boxes)
+    return handle(req, feedback.parse_positive, confirm_boxes, keep_connection=True)

@@ -9,4 +9,4 @@ from shared.services.folders import list_directories
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, folders.listing, list_directories)
+    return handle(req, folders.listing, list_directories, keep_connection=True)

@@ -10,4 +10,4 @@ from shared.services.pictures import get_picture
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, pictures.picture_id, get_picture)
+    return handle(req, pictures.picture_id, get_picture, keep_connection=True)

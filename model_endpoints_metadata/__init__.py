@@ -8,4 +8,4 @@ from shared.services.pipelines import pipelines_metadata
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, no_input, lambda _: pipelines_metadata())
+    return handle(req, no_input, lambda _: pipelines_metadata(), keep_connection=True)

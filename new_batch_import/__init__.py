@@ -8,4 +8,4 @@ from shared.services.batch import new_batch_import
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, batch.new_batch, new_batch_import)
+    return handle(req, batch.new_batch, new_batch_import, keep_connection=True)

@@ -7,4 +7,4 @@ from shared.services.seeds import seed_record
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, seeds.seed_name, seed_record)
+    return handle(req, seeds.seed_name, seed_record, keep_connection=True)

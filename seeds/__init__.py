@@ -8,4 +8,4 @@ from shared.services.seeds import list_seeds
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, no_input, lambda _: list_seeds())
+    return handle(req, no_input, lambda _: list_seeds(), keep_connection=True)

@@ -166,7 +166,7 @@ def get_or_register(email: str) -> UUID:
 
     Raises DependencyUnavailable, Conflict.
     """
-    with connection(keep=True) as conn:  # for the route's own work next
+    with connection(keep=True) as conn:  # kept for the route's first block (db.request_scope)
         user_id = users.find_id_by_email(conn, email)
         if user_id is not None:
             return user_id
@@ -195,7 +195,7 @@ def acting_user(named: UUID, caller: Callable[[], Caller], settings: Settings) -
     be `caller()`'s own id (Forbidden otherwise); in local mode the named user is trusted
     but must exist (NotFound otherwise), and `caller` is not called."""
     if settings.local_mode:
-        with connection(keep=True) as conn:  # for the route's own work next
+        with connection(keep=True) as conn:  # kept for the route's first block (db.request_scope)
             if not users.exists(conn, named):
                 raise NotFound("unknown user")
         return named

@@ -240,3 +240,77 @@ def test_a_commit_whose_answer_is_lost_keeps_its_picture_blob(app, client, monke
     assert app.sql("SELECT count(*) FROM picture") == [(1,)]  # the commit was done
     assert_consistent(app)
     repaired(app, run_command)
+
+
+def test_no_connection_for_the_rows_deletes_the_picture_blob(app, client, remote, monkeypatch,
+                                                              seed_picture):
+    """The inference's rows cannot be written because no connection is free (a pool of one,
+    held elsewhere, here by this process): no transaction began, so nothing names the
+    picture's blob, and the app deletes it while answering 503, rather than keeping it as a
+    blob that only repair would remove."""
+    from shared.db import connection
+
+    monkeypatch.setenv("NACHET_DB_POOL_MAX_SIZE", "1")
+    monkeypatch.setenv("NACHET_DB_TIMEOUT_S", "1")
+    settings.reset()
+    detecting, go_on = threading.Event(), threading.Event()
+
+    def detect(call):
+        detecting.set()
+        assert go_on.wait(30)
+        return {"boxes": DETECTIONS}
+
+    remote.endpoint("detector", detect)
+    remote.classifier()
+    user_id = client.user_id()
+    body = {"image": seed_picture, "imageDims": [640, 480], "container_name": user_id, "user_id": user_id}
+    answer: list[requests.Response] = []
+    inference = threading.Thread(target=lambda: answer.append(client.post("inf", body, timeout=60)))
+    inference.start()
+    try:
+        assert detecting.wait(30)
+        with connection():  # the app's one connection, until the inference has answered
+            go_on.set()
+            inference.join(timeout=60)
+    finally:
+        go_on.set()
+        inference.join(timeout=60)
+    assert_error(answer[0], 503, "database", "busy")
+    assert app.blobs() == []
+    assert app.sql("SELECT count(*) FROM picture") == [(0,)]
+
+
+def test_database_lost_before_the_rows_deletes_the_picture_blob(app, client, scratch, monkeypatch,
+                                                                seed_picture):
+    """The database stops while the models run, after the blob is written and before any
+    transaction for the rows began: nothing can name the blob, so the app deletes it while
+    answering 503, rather than keeping it for repair as if a commit's answer had been lost."""
+    from shared.services import inference
+
+    with own_postgres(scratch / f"pg-{uuid.uuid4().hex[:8]}") as server:
+        monkeypatch.setenv("NACHET_DB_URL", server.get_uri())
+        settings.reset()
+        running, go_on = threading.Event(), threading.Event()
+        real_run = inference.run_pipeline
+
+        def paused_run(*args, **kwargs):
+            running.set()
+            assert go_on.wait(60)
+            return real_run(*args, **kwargs)
+
+        monkeypatch.setattr(inference, "run_pipeline", paused_run)
+        user_id = client.user_id()
+        body = {"image": seed_picture, "imageDims": [640, 480], "container_name": user_id,
+                "user_id": user_id}
+        answer: list[requests.Response] = []
+        in_flight = threading.Thread(target=lambda: answer.append(client.post("inf", body, timeout=60)))
+        in_flight.start()
+        try:
+            assert running.wait(60)
+            stop_postgres(server)
+        finally:
+            go_on.set()
+            in_flight.join(timeout=60)
+        assert_error(answer[0], 503, "database")
+        assert app.blobs() == []
+        settings.reset()  # the pool lets go of this server before it is removed

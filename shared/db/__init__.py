@@ -1,5 +1,5 @@
 """PostgreSQL: the connection pool, migrations and named queries. Only this package imports psycopg."""
 
-from shared.db.pool import connection, lost_mid_transaction, release_kept
+from shared.db.pool import connection, lost_mid_transaction, request_scope
 
-__all__ = ["connection", "lost_mid_transaction", "release_kept"]
+__all__ = ["connection", "lost_mid_transaction", "request_scope"]

@@ -1,5 +1,11 @@
 """One small connection pool per process, created on first use, and the edge where
-psycopg errors become the app's errors."""
+psycopg errors become the app's errors.
+
+The pool is never replaced because of an error (only when the settings are reset): a
+second pool opened beside one whose connections are still in use would take the instance
+past NACHET_DB_POOL_MAX_SIZE connections, the figure the README's connection budget counts
+on. A database that went away is reconnected by the pool itself, with a backoff kept short
+(_RECONNECT_GIVE_UP_S) so that it is used again within seconds of its return."""
 
 from __future__ import annotations
 
@@ -41,6 +47,13 @@ def _migrate_once() -> None:
         _migrated = target
 
 
+# How long one attempt to (re)open a connection backs off (1 s, 2 s, 4 s, ...) before it is
+# given up and its slot freed; the next request that needs a connection starts a fresh
+# attempt at once. The pool's default, 5 minutes, lets the backoff grow to a minute or
+# two, during which a database that is back is not used.
+_RECONNECT_GIVE_UP_S = 10.0
+
+
 def _open_pool() -> ConnectionPool[Connection]:
     settings = get_settings()
     # min_size=0: opening makes no connection, so this runs under the lock without I/O.
@@ -50,6 +63,7 @@ def _open_pool() -> ConnectionPool[Connection]:
         max_size=settings.db_pool_max_size,
         timeout=settings.db_timeout_s,
         max_idle=5 * 60.0,
+        reconnect_timeout=_RECONNECT_GIVE_UP_S,
         # prepare_threshold=None: no server-side prepared statements, so the
         # pool keeps working behind PgBouncer in transaction mode.
         kwargs={
@@ -74,7 +88,7 @@ def _get_pool() -> ConnectionPool[Connection]:
 
 @on_reset
 def close_pool() -> None:
-    """Close the pool; the next connection() opens a new one."""
+    """Close the pool; the next connection() opens a new one (for new settings)."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
@@ -82,14 +96,37 @@ def close_pool() -> None:
         pool.close(timeout=1.0)
 
 
-# Per thread (one request at a time): the connection that the caller lookup kept for the
-# request's next block, and the pool it came from.
-_kept = threading.local()
+class _Request(threading.local):
+    """This thread's request scope: whether one is open and lets the caller lookup keep its
+    connection, and the connection kept (with the pool it came from)."""
+
+    keeping = False
+    kept: tuple[ConnectionPool[Connection], Connection] | None = None
+
+
+_request = _Request()
+
+
+@contextmanager
+def request_scope(*, keep_connection: bool) -> Iterator[None]:
+    """One request on this thread. With `keep_connection`, the first block opened with
+    `connection(keep=True)` (the caller lookup) keeps its connection for the next block
+    instead of giving it back, one checkout instead of two: for routes whose work opens a
+    block at once. A connection kept and not taken is given back when the scope ends,
+    whatever ends it. Outside a scope (blob triggers, admin commands, benches) keep=True
+    does nothing, so nothing can leak a connection into the thread's next invocation."""
+    _request.keeping, _request.kept = keep_connection, None
+    try:
+        yield
+    finally:
+        _request.keeping = False
+        kept, _request.kept = _request.kept, None
+        if kept is not None:
+            kept[0].putconn(kept[1])
 
 
 def _checkout(pool: ConnectionPool[Connection]) -> Connection:
-    kept: tuple[ConnectionPool[Connection], Connection] | None = getattr(_kept, "value", None)
-    _kept.value = None
+    kept, _request.kept = _request.kept, None
     if kept is not None:
         if kept[0] is pool:
             return kept[1]
@@ -97,19 +134,16 @@ def _checkout(pool: ConnectionPool[Connection]) -> Connection:
     return pool.getconn()
 
 
-def release_kept() -> None:
-    """Give back the connection kept by `connection(keep=True)` if no block took it; the
-    end of every request calls this."""
-    kept: tuple[ConnectionPool[Connection], Connection] | None = getattr(_kept, "value", None)
-    _kept.value = None
-    if kept is not None:
-        kept[0].putconn(kept[1])
+class CommitUnknown(DependencyUnavailable):
+    """The connection was lost while the database committed: the transaction may have been
+    committed without the answer reaching the app."""
 
 
 def lost_mid_transaction(exc: BaseException) -> bool:
-    """Whether `exc` is the database going away while a block held its connection: then
-    the block's commit may have been done without the answer reaching the app."""
-    return isinstance(exc, DependencyUnavailable) and isinstance(exc.__cause__, psycopg.OperationalError)
+    """Whether `exc` is a connection lost during a block's COMMIT, when its rows may be
+    written. Errors before the commit (no connection to be had, a statement failing, the
+    connection lost mid-block) roll back: nothing of the block was written."""
+    return isinstance(exc, CommitUnknown)
 
 
 def _begin(pool: ConnectionPool[Connection]) -> Connection:
@@ -140,15 +174,18 @@ def _begin(pool: ConnectionPool[Connection]) -> Connection:
 def connection(*, keep: bool = False) -> Iterator[Connection]:
     """A connection in one transaction on the app's schema, committed on success.
 
-    With `keep` (the caller lookup that starts a request), a block that succeeds keeps its
-    connection for the next block on this thread instead of giving it back: one checkout
-    for "who is asking" and the route's own work. Under load every checkout is a wait in
-    the pool's queue, and a light route would otherwise wait twice where get-user-id waits
-    once. release_kept() gives it back if no block takes it.
+    With `keep`, inside a request_scope that allows it, a block that succeeds keeps its
+    connection for the next block on this thread (see request_scope).
 
-    Raises DependencyUnavailable when the database cannot be reached and
-    Conflict on a unique violation; other driver errors propagate.
+    Raises Conflict on a unique violation and DependencyUnavailable (503) when the
+    database cannot serve the block now: no connection free within NACHET_DB_TIMEOUT_S
+    (the pool is saturated or the database unreachable), the connection lost (CommitUnknown
+    if during the commit), a deadlock or serialization failure, a cancelled statement or a
+    lock not granted (the transaction rolled back: the client may try again). Other driver
+    errors propagate.
     """
+    committing = False
+    conn: Connection | None = None
     try:
         pool = _get_pool()
         conn = _begin(pool)
@@ -156,16 +193,24 @@ def connection(*, keep: bool = False) -> Iterator[Connection]:
         try:
             with conn:  # commits at the end of the block, rolls back on an error
                 yield conn
-            if keep:
-                _kept.value, kept = (pool, conn), True
+                committing = True
+            if keep and _request.keeping:
+                _request.kept, kept = (pool, conn), True
         finally:
             if not kept:
                 pool.putconn(conn)
     except pg_errors.UniqueViolation as exc:
         raise Conflict("this already exists") from exc
-    except (PoolTimeout, psycopg.OperationalError) as exc:
-        log.warning("database unavailable: %s", type(exc).__name__)
-        # The pool retries a lost server with a growing backoff; a fresh pool on the
-        # next request reconnects at once when the database is back.
-        close_pool()
-        raise DependencyUnavailable("the database is unavailable") from exc
+    except PoolTimeout as exc:
+        log.warning("no database connection free within the timeout")
+        raise DependencyUnavailable("the database is busy or unreachable; try again") from exc
+    except psycopg.OperationalError as exc:
+        if conn is None or conn.broken or conn.closed:
+            log.warning("database connection lost: %s", type(exc).__name__)
+            if committing:
+                raise CommitUnknown("the database is unavailable") from exc
+            raise DependencyUnavailable("the database is unavailable") from exc
+        # The server refused this transaction (deadlock, serialization failure, statement
+        # cancelled, lock not available) and it rolled back; the connection is fine.
+        log.warning("database transaction refused: %s", type(exc).__name__)
+        raise DependencyUnavailable("the database could not do this now; try again") from exc

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import azure.functions as func
 
-from shared.db import release_kept
+from shared.db import request_scope
 from shared.errors import AppError, ConfigurationError, PayloadTooLarge, megabytes
 from shared.http.request import Request
 from shared.settings import get_settings
@@ -91,7 +91,7 @@ def _route(req: func.HttpRequest) -> str:
 
 def handle(
     req: func.HttpRequest, parse: Callable[[Request], Input], action: Callable[[Input], object], *,
-    identify: bool = True,
+    identify: bool = True, keep_connection: bool = False,
 ) -> func.HttpResponse:
     """Run `action` on what `parse` makes of `req`, and render its result as a 200 JSON
     response.
@@ -100,26 +100,32 @@ def handle(
     (outside local mode, where identity comes from the platform). The only
     catch-all of the app: an AppError is answered with its status and message,
     anything else is logged and answered 500 without details.
+
+    `keep_connection` lets the caller lookup's database connection serve the route's
+    first block too (db.request_scope): only for routes whose work opens a block at once.
+    A route that first reads a picture or calls a model must not hold a connection of
+    the small pool meanwhile.
     """
     started = time.perf_counter()
     request = Request(req)
-    try:
-        limit = get_settings().max_content_bytes
-        # Every route, whether or not it reads the body: nothing oversized gets further.
-        if len(req.get_body() or b"") > limit:
-            raise PayloadTooLarge(f"the request body is larger than {megabytes(limit)} MB")
-        if identify and not get_settings().local_mode:
-            request.caller  # noqa: B018 - resolves the caller, or raises 401
-        response = json_response(action(parse(request)), accept_encoding=req.headers.get("Accept-Encoding"))
-    except AppError as exc:
-        response = error_response(exc.status, exc.message)
-    except ConfigurationError as exc:
-        log.error("%s", exc)
-        response = error_response(500, "the app is misconfigured; see its log")
-    except Exception:
-        log.exception("unhandled error in %s %s", req.method, _route(req))
-        response = error_response(500, "internal error")
-    release_kept()  # the caller lookup's connection, if the route's work did not take it
+    with request_scope(keep_connection=keep_connection):
+        try:
+            limit = get_settings().max_content_bytes
+            # Every route, whether or not it reads the body: nothing oversized gets further.
+            if len(req.get_body() or b"") > limit:
+                raise PayloadTooLarge(f"the request body is larger than {megabytes(limit)} MB")
+            if identify and not get_settings().local_mode:
+                request.caller  # noqa: B018 - resolves the caller, or raises 401
+            response = json_response(action(parse(request)),
+                                     accept_encoding=req.headers.get("Accept-Encoding"))
+        except AppError as exc:
+            response = error_response(exc.status, exc.message)
+        except ConfigurationError as exc:
+            log.error("%s", exc)
+            response = error_response(500, "the app is misconfigured; see its log")
+        except Exception:
+            log.exception("unhandled error in %s %s", req.method, _route(req))
+            response = error_response(500, "internal error")
     log.info(
         "%s %s %d %.0fms user=%s",
         req.method, _route(req), response.status_code,
