@@ -257,3 +257,23 @@ def test_manual_boxes_are_stored_with_their_label_colour_after_the_models_labels
     assert stored_colors[3] == model_color  # a manual box of that label takes its colour
     assert stored_colors[4] == "#22B14C" != model_color  # a new label: the next colour
     assert [b["color"] for b in answer["boxes"]][3:] == [stored_colors[3], stored_colors[4]]
+
+
+def test_boxes_are_capped_per_request_and_per_inference(app, analyst):
+    # Overlap is computed again over every box under the inference's lock, pair by pair.
+    from shared.services.feedback import MAX_BOXES
+
+    inference = analyst.infer()
+    before = stored(app)
+    too_many = [{"boxId": "", "label": "Wild oat", "box": box_at()}] * (MAX_BOXES + 1)
+    assert_error(analyst.negative(inference, too_many), 400, f"at most {MAX_BOXES} boxes")
+    assert_error(analyst.positive(inference, box_ids(inference) * 400), 400, f"at most {MAX_BOXES} boxes")
+    assert stored(app) == before
+    # New boxes up to the cap, in all, are taken; one more is refused and changes nothing.
+    fill = [{"boxId": "", "label": "Wild oat", "box": box_at(topX=n % 600, bottomX=n % 600 + 30)}
+            for n in range(MAX_BOXES - len(box_ids(inference)))]
+    assert ok(analyst.negative(inference, fill))["totalBoxes"] == MAX_BOXES
+    full = stored(app)
+    one_more = analyst.negative(inference, [{"boxId": "", "label": "Wild oat", "box": box_at()}])
+    assert_error(one_more, 400, f"at most {MAX_BOXES} boxes", f"has {MAX_BOXES}")
+    assert stored(app) == full

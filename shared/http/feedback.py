@@ -9,7 +9,7 @@ from uuid import UUID
 from shared.errors import BadRequest
 from shared.http.request import Body, Request, parse_uuid
 from shared.services.catalogue import clean_label
-from shared.services.feedback import Confirmation, Coordinates, Correction, Corrections
+from shared.services.feedback import MAX_BOXES, Confirmation, Coordinates, Correction, Corrections
 
 MAX_LABEL_LENGTH = 200
 MAX_COMMENT_LENGTH = 1000
@@ -39,7 +39,10 @@ def parse_negative(request: Request) -> Corrections:
 def _parse_common(request: Request) -> tuple[UUID, UUID, list[Any]]:
     user_id = request.user_id("userId")
     body = request.body
-    return user_id, body.id("inferenceId"), body.items("boxes")
+    entries = body.items("boxes")
+    if len(entries) > MAX_BOXES:
+        raise BadRequest(f"boxes: at most {MAX_BOXES} boxes in one request, not {len(entries)}")
+    return user_id, body.id("inferenceId"), entries
 
 
 def _parse_entry(index: int, entry: Any, parse: Callable[[Body], T]) -> T:
