@@ -1,24 +1,46 @@
-"""GET /api/health: real checks of the database and the storage, 503 naming the part
-that is down, and recovery without a restart when it comes back."""
+"""GET /api/health: real checks of the database and the storage, at most every FRESH_S
+seconds per process, 503 naming the part that is down, and recovery without a restart when
+it comes back."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from devhost.services import azurite_connection_string, free_port, start_azurite, stop
-from shared import settings
+from shared import settings, storage
+from shared.services.health import FRESH_S
 from tests.conftest import ROOT, Client, assert_error
 from tests.support.faults import own_postgres as postgres_of_its_own
 from tests.support.faults import stop_postgres
+
+
+def past_the_cached_answer() -> None:
+    """Wait until the answer checked before is no longer given (a wait, not a timing)."""
+    time.sleep(FRESH_S)
 
 
 def test_health_ok(app):
     r = Client(app.base_url, None).get("health")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+
+
+def test_health_is_checked_at_most_every_few_seconds(app, monkeypatch):
+    # Anonymous: each request would be a database round trip and a storage request.
+    pings = []
+    real_ping = storage.ping
+    monkeypatch.setattr(storage, "ping", lambda: (pings.append(1), real_ping())[1])
+    client = Client(app.base_url, None)
+    for _ in range(5):
+        assert client.get("health").status_code == 200
+    assert len(pings) == 1
+    past_the_cached_answer()
+    assert client.get("health").status_code == 200
+    assert len(pings) == 2
 
 
 @pytest.fixture
@@ -35,8 +57,10 @@ def test_database_down_is_503_and_recovers(app, own_postgres):
     client = Client(app.base_url, None)
     assert client.get("health").status_code == 200
     stop_postgres(own_postgres)
+    past_the_cached_answer()
     assert_error(client.get("health"), 503, "database")
     own_postgres.ensure_postgres_running()
+    past_the_cached_answer()
     r = client.get("health")
     assert r.status_code == 200, r.text
 
@@ -73,8 +97,10 @@ def test_storage_down_is_503_and_recovers(app, scratch, monkeypatch):
         assert client.get("health").status_code == 200
         azurite.kill()  # a crash, not a clean stop
         azurite.wait()
+        past_the_cached_answer()
         assert_error(client.get("health"), 503, "storage")
         azurite = start_azurite(ROOT, folder, port)
+        past_the_cached_answer()
         assert client.get("health").status_code == 200
     finally:
         stop(azurite)
