@@ -13,11 +13,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.errors import Conflict, DependencyUnavailable, NotFound
+from shared.errors import AppError, Conflict, DependencyUnavailable, NotFound
 from shared.settings import StorageIdentity, get_settings, on_reset
 
 if TYPE_CHECKING:
@@ -36,6 +37,24 @@ _DELEGATION_LIFETIME = timedelta(hours=6)
 _CLOCK_SKEW = timedelta(minutes=5)
 _delegation_lock = threading.Lock()
 _delegation_key: UserDelegationKey | None = None
+# One fetch at a time: a request that finds another's fetch under way waits for it at most
+# _KEY_WAIT_S, then does without (a thumbnail shows as null). After a failed fetch there is
+# none for _KEY_RETRY_S: with the storage down, a listing of many pictures must not try (and
+# wait for) a fetch per picture.
+_KEY_WAIT_S = 5.0
+_KEY_RETRY_S = 30.0
+
+
+@dataclass
+class _KeyFetch:
+    """A fetch of a delegation key under way through `service`."""
+
+    service: BlobServiceClient
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_key_fetch: _KeyFetch | None = None
+_key_failed_at: float | None = None  # time.monotonic() of the last failed fetch
 
 
 def _service() -> BlobServiceClient:
@@ -83,13 +102,13 @@ def _identity_credential(identity: StorageIdentity) -> TokenCredential:
 @on_reset
 def close_client() -> None:
     """Drop the client; the next call makes a new one from the settings."""
-    global _client, _credential, _delegation_key
+    global _client, _credential, _delegation_key, _key_failed_at
     with _lock:
         client, _client = _client, None
         credential, _credential = _credential, None
         _ready_containers.clear()
     with _delegation_lock:
-        _delegation_key = None
+        _delegation_key, _key_failed_at = None, None
     if client is not None:
         client.close()
     if credential is not None and hasattr(credential, "close"):
@@ -300,22 +319,55 @@ def read_url(container_name: str, blob_name: str, *, expiry: datetime) -> str | 
 
 def _delegation_key_until(service: BlobServiceClient, expiry: datetime) -> UserDelegationKey:
     """A user delegation key still valid at `expiry`: the cached one, or a new one valid
-    `_DELEGATION_LIFETIME` past it."""
-    global _delegation_key
+    `_DELEGATION_LIFETIME` past it, fetched by one request while the others wait for it
+    (see _KEY_WAIT_S). Raises DependencyUnavailable: the fetch failed (or one did less than
+    _KEY_RETRY_S ago), or another request's fetch did not end in time."""
+    global _delegation_key, _key_fetch, _key_failed_at
     with _delegation_lock:
-        key = _delegation_key
-    if key is not None and datetime.fromisoformat(str(key.signed_expiry)) >= expiry:
+        if (key := _valid_at(_delegation_key, expiry)) is not None:
+            return key
+        failed_lately = _key_failed_at is not None and time.monotonic() - _key_failed_at < _KEY_RETRY_S
+        if failed_lately and service is _client:
+            raise DependencyUnavailable("the storage gave no user delegation key")
+        fetch = _key_fetch
+        # A fetch through a client that close_client() has dropped is no one's to wait for.
+        leading = fetch is None or fetch.service is not service
+        if leading:
+            fetch = _key_fetch = _KeyFetch(service)
+    assert fetch is not None
+    if not leading:
+        # No lock is held while waiting: a stalled fetch holds up only the requests that
+        # need a key, and each for at most _KEY_WAIT_S.
+        fetch.done.wait(_KEY_WAIT_S)
+        with _delegation_lock:
+            key = _valid_at(_delegation_key, expiry)
+        if key is None:
+            raise DependencyUnavailable("the storage has given no user delegation key yet")
         return key
-    # Fetched outside the lock: with storage slow or down, every request signing a URL
-    # would queue behind this one, then fetch in turn. Threads renewing at once fetch a
-    # key each, once every few hours.
-    start = datetime.now(UTC) - _CLOCK_SKEW
-    with _translated("user delegation key"):
-        key = service.get_user_delegation_key(start, expiry + _DELEGATION_LIFETIME)
-    with _delegation_lock:
-        if service is _client:  # not a client that close_client() has dropped meanwhile
-            _delegation_key = key
-    return key
+    try:
+        start = datetime.now(UTC) - _CLOCK_SKEW
+        with _translated("user delegation key"):
+            key = service.get_user_delegation_key(start, expiry + _DELEGATION_LIFETIME)
+    except AppError:
+        with _delegation_lock:
+            if service is _client:
+                _key_failed_at = time.monotonic()
+        raise
+    else:
+        with _delegation_lock:
+            if service is _client:  # not a client that close_client() has dropped meanwhile
+                _delegation_key, _key_failed_at = key, None
+        return key
+    finally:  # after the key is kept: the requests waiting for it find it
+        with _delegation_lock:
+            if _key_fetch is fetch:
+                _key_fetch = None
+        fetch.done.set()
+
+
+def _valid_at(key: UserDelegationKey | None, expiry: datetime) -> UserDelegationKey | None:
+    """`key` if it is still valid at `expiry`."""
+    return key if key is not None and datetime.fromisoformat(str(key.signed_expiry)) >= expiry else None
 
 
 def ping() -> None:

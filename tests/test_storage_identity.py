@@ -10,6 +10,9 @@ with a token (the connection-string path runs them against Azurite in every othe
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -136,3 +139,69 @@ def test_without_the_identity_endpoint_the_ping_is_a_dependency_error(identity_s
     with pytest.raises(DependencyUnavailable):
         storage.ping()
     assert identity_storage.key_requests == []
+
+
+def test_a_key_that_cannot_be_had_leaves_thumbnails_null_and_is_not_asked_again_at_once(
+        identity_storage, monkeypatch, caplog):
+    from shared.services.thumbnails import thumbnail_url
+
+    identity_storage.key_status = 403  # the identity lost its role, say
+    with caplog.at_level(logging.WARNING, logger="shared.storage"):
+        assert [thumbnail_url(f"u1/s1/p{n}.webp") for n in range(20)] == [None] * 20
+    # A listing of 20 pictures asked once, and logged it once.
+    assert identity_storage.key_attempts == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "storage error during user delegation key: HttpResponseError"]
+    # Past the pause after a failure, a key is asked for again, and the URLs come back.
+    identity_storage.key_status = 200
+    monkeypatch.setattr(storage, "_KEY_RETRY_S", 0.0)
+    assert thumbnail_url("u1/s1/p0.webp").startswith(identity_storage.blob_service_uri("nachetabc"))
+    assert identity_storage.key_attempts == 2
+
+
+def test_one_request_fetches_the_key_and_the_others_do_without_it_past_a_bound(identity_storage, monkeypatch):
+    from shared.services.thumbnails import thumbnail_url
+
+    monkeypatch.setattr(storage, "_KEY_WAIT_S", 0.2)
+    identity_storage.key_gate.clear()  # the storage holds the first fetch
+    first: list[str | None] = []
+    fetching = threading.Thread(target=lambda: first.append(thumbnail_url("u1/s1/first.webp")))
+    fetching.start()
+    assert identity_storage.key_arrived.wait(10)
+    # Another listing neither fetches a key too nor waits for the held fetch to end.
+    others: list[list[str | None]] = []
+    listing = threading.Thread(
+        target=lambda: others.append([thumbnail_url(f"u1/s1/p{n}.webp") for n in range(3)]))
+    listing.start()
+    listing.join(30)  # a deadlock detector, not a timing: it ends in about 0.2 s
+    identity_storage.key_gate.set()
+    fetching.join(30)
+    assert others == [[None, None, None]]
+    assert identity_storage.key_attempts == 1
+    assert first and first[0] is not None
+    assert thumbnail_url("u1/s1/p0.webp") is not None and identity_storage.key_attempts == 1
+
+
+def test_a_listing_without_a_delegation_key_answers_null_thumbnails(app, identity_storage, monkeypatch):
+    from tests.conftest import Client
+
+    client = Client(app.base_url, "analyst@example.org")
+    user = client.user_id()
+    [(folder,)] = app.sql("SELECT default_set_id::text FROM users WHERE id = %s", [user])
+    picture = str(uuid.uuid4())
+    app.sql("INSERT INTO picture (id, picture_set_id, blob_name, content_type, width, height, sha256,"
+            " metadata) VALUES (%s, %s, %s, 'image/png', 10, 10, 'x', %s)",
+            [picture, folder, f"{user}/{folder}/{picture}.png",
+             json.dumps({"thumbnail": f"{user}/{folder}/{picture}.webp"})])
+    identity_storage.key_status = 403
+
+    def thumbnails() -> list[str | None]:
+        r = client.post("get-directories", {"container_name": user})
+        assert r.status_code == 200, r.text  # it was a 503: the listing needs no storage request
+        return [p["thumbnail"] for f in r.json()["folders"] for p in f["pictures"]]
+
+    assert thumbnails() == [None]
+    identity_storage.key_status = 200
+    monkeypatch.setattr(storage, "_KEY_RETRY_S", 0.0)
+    [url] = thumbnails()
+    assert url is not None and sas(url)["skoid"] == OBJECT_ID

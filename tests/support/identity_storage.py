@@ -65,7 +65,14 @@ class IdentityStorage:
     cert_file: Path
     port: int = 0
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
-    key_requests: list[DelegationKeyRequest] = field(default_factory=list)
+    key_requests: list[DelegationKeyRequest] = field(default_factory=list)  # those answered with a key
+    # Faults of Get User Delegation Key: each request is counted as it arrives (key_arrived
+    # set), then held while `key_gate` is unset, then answered `key_status` (403: the
+    # identity lacks the role) or, when 200, a key.
+    key_attempts: int = 0
+    key_arrived: threading.Event = field(default_factory=threading.Event)
+    key_gate: threading.Event = field(default_factory=threading.Event)
+    key_status: int = 200
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -77,6 +84,7 @@ class IdentityStorage:
 
     def start(self, key_file: Path) -> IdentityStorage:
         storage = self
+        self.key_gate.set()  # open unless a test holds it
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
@@ -106,6 +114,14 @@ class IdentityStorage:
                 if query.get("comp") != ["userdelegationkey"] or not auth.startswith("Bearer "):
                     return self._send(403, b"", "application/xml")
                 info = ET.fromstring(self.rfile.read(int(self.headers["Content-Length"])))
+                storage.key_attempts += 1
+                storage.key_arrived.set()
+                storage.key_gate.wait(60)
+                if storage.key_status != 200:
+                    error = ('<?xml version="1.0" encoding="utf-8"?><Error>'
+                             "<Code>AuthorizationPermissionMismatch</Code><Message>This request is not "
+                             "authorized to perform this operation using this permission.</Message></Error>")
+                    return self._send(storage.key_status, error.encode(), "application/xml")
                 start, expiry = info.findtext("Start") or "", info.findtext("Expiry") or ""
                 storage.key_requests.append(DelegationKeyRequest(auth.removeprefix("Bearer "), start, expiry))
                 key = base64.b64encode(os.urandom(32)).decode()
