@@ -97,7 +97,6 @@ var tuning = {
   NACHET_MODEL_CONNECT_TIMEOUT_S: '5'
   NACHET_MODEL_READ_TIMEOUT_S: '60'
   NACHET_MODEL_MAX_IN_FLIGHT: '8'
-  NACHET_TRIGGER_ROW_GRACE_S: '180'
 }
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {

@@ -77,7 +77,6 @@ class Settings:
     model_connect_timeout_s: float
     model_read_timeout_s: float
     model_max_in_flight: int
-    trigger_row_grace_s: float
 
 
 class _Reader:
@@ -271,9 +270,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         model_connect_timeout_s=r.number("NACHET_MODEL_CONNECT_TIMEOUT_S", 5.0, minimum=0.01),
         model_read_timeout_s=r.number("NACHET_MODEL_READ_TIMEOUT_S", 60.0, minimum=0.01),
         model_max_in_flight=r.integer("NACHET_MODEL_MAX_IN_FLIGHT", 8),
-        # /api/inf uploads the blob while its models run (each call up to its timeouts); the
-        # trigger waits that long for the row, within host.json's 5-minute functionTimeout.
-        trigger_row_grace_s=r.number("NACHET_TRIGGER_ROW_GRACE_S", 180.0),
     )
     # The blob trigger writes thumbnails: into the container it watches, it would trigger itself.
     r.check(

@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.functions.blob import InputStream
 from PIL import ImageStat
 
 from devhost.blob_triggers import BlobTriggerRunner
-from shared import settings
 from tests.conftest import ROOT
 from tests.support import images as samples
 from tests.support.triggers import container, default_folder, insert_row, put_picture, row, thumbnail
@@ -160,10 +160,18 @@ def test_wrong_content_type_is_corrected_and_reported(app, runner, owner):
     assert "header mismatch" in stored.metadata["checks"]["reason"]
 
 
+def written_ago(monkeypatch, seconds: float) -> None:
+    """Make every blob's last-modified time `seconds` ago, as the trigger reads it."""
+    from shared import storage
+
+    monkeypatch.setattr(storage, "last_modified", lambda *_: datetime.now(UTC) - timedelta(seconds=seconds))
+
+
 def test_blob_without_row_is_ignored_after_the_grace_period(app, runner, owner, monkeypatch, caplog):
-    monkeypatch.setenv("NACHET_TRIGGER_ROW_GRACE_S", "0")
-    settings.reset()
+    from shared.services.picture_processing import ROW_GRACE_S
+
     blob = put_picture(app, owner, samples.picture(), row=False)
+    written_ago(monkeypatch, ROW_GRACE_S + 1)
     with caplog.at_level(logging.WARNING, logger="shared.services.picture_processing"):
         process(runner, blob)
     assert any("no picture row" in r.getMessage() and blob in r.getMessage() for r in caplog.records)
@@ -191,6 +199,38 @@ def test_row_committed_during_the_grace_period_is_waited_for(app, runner, owner,
     insert_row(app, owner[1], blob)
     thread.join(timeout=30)
     assert [(i.outcome, i.attempt) for i in passes[0]] == [("done", 1)]
+    assert row(app, blob).metadata["checks"]["status"] == "ok"
+    assert thumbnail(app, blob)
+
+
+def test_the_grace_period_outlasts_the_requests_that_upload_pictures():
+    # /api/inf uploads the blob, then runs its models until its row commits: as long as
+    # host.json's functionTimeout lets it (5 minutes; the grace was 3).
+    import json
+
+    from shared.services.picture_processing import ROW_GRACE_S
+
+    hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
+    assert int(hours) * 3600 + int(minutes) * 60 + int(seconds) < ROW_GRACE_S
+
+
+def test_a_row_later_than_one_invocation_waits_is_waited_for_by_the_next_try(app, owner, monkeypatch):
+    from shared.services import picture_processing
+
+    monkeypatch.setattr(picture_processing, "_ROW_WAIT_S", 0.5)  # instead of 90 s
+    blob = put_picture(app, owner, samples.picture(), row=False)
+    written_ago(monkeypatch, 200)  # past the grace of old, within /api/inf's time to commit
+    now = [datetime.now(UTC)]
+    runner = BlobTriggerRunner(ROOT, clock=lambda: now[0])
+    try:
+        [first] = runner.run_once()
+        assert (first.outcome, first.attempt) == ("failed", 1) and "no picture row yet" in first.error
+        insert_row(app, owner[1], blob)
+        now[0] += timedelta(seconds=16)  # the local host's first retry delay
+        [second] = runner.run_once()
+        assert (second.outcome, second.attempt) == ("done", 2)
+    finally:
+        runner.stop()
     assert row(app, blob).metadata["checks"]["status"] == "ok"
     assert thumbnail(app, blob)
 

@@ -3,15 +3,17 @@ holds (format, size, sha256, checks) and write its WebP thumbnail."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from shared import storage
 from shared.db import connection
 from shared.db.queries import picture_processing as queries
-from shared.errors import NotFound
+from shared.errors import ConfigurationError, NotFound
 from shared.images import sha256_hex
 from shared.picture_blobs import thumbnail_blob_name
 from shared.services.image_checks import inspect_image
@@ -26,12 +28,40 @@ get_settings()
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _PICTURE_BLOB = re.compile(rf"{_UUID}/{_UUID}/{_UUID}\.\w+")
 _ROW_POLL_S = 0.5
+# How long one invocation waits for a missing row before failing, so that the host tries
+# again: well within its own functionTimeout, and five tries (the host's default) outlast
+# the grace below even when the host retries at once, as Azure's does.
+_ROW_WAIT_S = 90.0
+
+
+def _function_timeout_s(host_json: Path) -> float:
+    """host.json's functionTimeout ([d.]hh:mm:ss) in seconds. Raises ConfigurationError."""
+    try:
+        value = json.loads(host_json.read_text())["functionTimeout"]
+        days, _, clock = value.rpartition(".")
+        hours, minutes, seconds = (float(part) for part in clock.split(":"))
+        return (float(days or 0) * 24 + hours) * 3600 + minutes * 60 + seconds
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ConfigurationError(f"{host_json} must set functionTimeout as hh:mm:ss: the blob "
+                                 "trigger waits that long for a new picture's row") from None
+
+
+# A request that uploads a picture commits its row before host.json's functionTimeout ends
+# it (/api/inf runs its models in between): a blob older than that with no row has none to
+# come, and is an orphan left to the repair command. A minute more for the clocks of the
+# storage and of this instance.
+ROW_GRACE_S = _function_timeout_s(Path(__file__).resolve().parents[2] / "host.json") + 60
+
+
+class RowNotCommittedYet(Exception):
+    """A young blob has no row yet: raised so that the host tries the blob again later."""
 
 
 def _wait_for_row(container: str, blob_name: str) -> queries.BlobPicture | None:
     # The blob is uploaded before its row commits (shared.picture_blobs): a young blob
-    # without a row is waited for, an old one is an orphan left to the repair command.
-    grace_s = get_settings().trigger_row_grace_s
+    # without a row is waited for (_ROW_WAIT_S here, then again at the host's next try),
+    # one older than ROW_GRACE_S is ignored.
+    waited_until = time.monotonic() + _ROW_WAIT_S
     while True:
         with connection() as conn:
             row = queries.find_by_blob_name(conn, blob_name)
@@ -43,10 +73,13 @@ def _wait_for_row(container: str, blob_name: str) -> queries.BlobPicture | None:
             log.info("ignored %s/%s: deleted before a row was committed", container, blob_name)
             return None
         age_s = (datetime.now(UTC) - written).total_seconds()
-        if age_s >= grace_s:
+        if age_s >= ROW_GRACE_S:
             log.warning("ignored %s/%s: no picture row %.0f s after upload", container, blob_name, age_s)
             return None
-        time.sleep(min(_ROW_POLL_S, grace_s - age_s))
+        if time.monotonic() >= waited_until:
+            raise RowNotCommittedYet(f"no picture row yet {age_s:.0f} s after upload; tried again "
+                                     f"until {ROW_GRACE_S:.0f} s")
+        time.sleep(min(_ROW_POLL_S, ROW_GRACE_S - age_s))
 
 
 def process_picture(path: str, data: bytes) -> bool:
@@ -56,8 +89,9 @@ def process_picture(path: str, data: bytes) -> bool:
     The same blob processed again gives the same row and thumbnail.
 
     Returns False when the blob is ignored: not a picture's blob name, or no picture row
-    (see NACHET_TRIGGER_ROW_GRACE_S). Bad bytes are recorded, never raised. Raises
-    DependencyUnavailable (database or storage down), on which the host retries.
+    ROW_GRACE_S after upload. Bad bytes are recorded, never raised. Raises
+    DependencyUnavailable (database or storage down) and RowNotCommittedYet, on which the
+    host retries.
     """
     container, _, blob_name = path.partition("/")
     if not _PICTURE_BLOB.fullmatch(blob_name):
