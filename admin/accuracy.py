@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from pathlib import Path
 
-from shared.services.accuracy import DEFAULT_TOP_N, AccuracyRequest, confusion_pngs, model_accuracy
-from shared.services.days import Days
+from shared.http.accuracy import read_accuracy
+from shared.http.request import Body
+from shared.services.accuracy import AccuracyRequest, confusion_pngs, model_accuracy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,10 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "relabelled, false and missed seeds, a confusion matrix, top-1/top-N "
                          "accuracy, precision, recall")
     parser.add_argument("--pipeline", help="this pipeline only (all its versions)")
-    parser.add_argument("--since", type=date.fromisoformat, help="inferences run on or after this day (UTC)")
-    parser.add_argument("--until", type=date.fromisoformat, help="inferences run on or before this day (UTC)")
-    parser.add_argument("--top-n", type=int, default=DEFAULT_TOP_N,
-                        help=f"N of top-N accuracy (default {DEFAULT_TOP_N})")
+    parser.add_argument("--since", help="inferences run on or after this day (UTC), YYYY-MM-DD")
+    parser.add_argument("--until", help="inferences run on or before this day (UTC), YYYY-MM-DD")
+    parser.add_argument("--top-n", type=int, help=f"N of top-N accuracy (default {AccuracyRequest.top_n})")
     parser.add_argument("--json", type=Path, help="write the report here (default: standard output)")
     parser.add_argument("--png", type=Path, metavar="DIR",
                         help="write each confusion matrix into DIR as <pipeline>-<version>.png")
@@ -32,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure; write the report and the pictures. Raises AppError."""
-    report = model_accuracy(AccuracyRequest(pipeline=args.pipeline, run=Days(args.since, args.until),
-                                            top_n=args.top_n))
+    # The options are checked as the route checks its body, by the same code.
+    req = read_accuracy(Body({key: getattr(args, key) for key in ("pipeline", "since", "until", "top_n")}))
+    report = model_accuracy(req)
     text = json.dumps(report, indent=2)
     if args.json:
         args.json.write_text(text + "\n")

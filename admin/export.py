@@ -7,12 +7,13 @@ import argparse
 import os
 import sys
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from admin.progress import progress_bar
-from shared.services.days import Days
-from shared.services.export import FORMATS, BlobExport, ExportSpec, export_name, export_to_blob, write_export
+from shared.http.export import read_export
+from shared.http.request import Body
+from shared.services.export import FORMATS, ExportSpec, export_name, export_to_blob, write_export
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,16 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="folder to write <name>.zip into (default .)")
     where.add_argument("--blob", action="store_true", help="write into NACHET_EXPORTS_CONTAINER instead")
     parser.add_argument("--name", help="the archive's name, without .zip (default nachet-<format>-<time>)")
-    parser.add_argument("--since", type=date.fromisoformat,
-                        help="pictures uploaded on or after this day (UTC), YYYY-MM-DD")
-    parser.add_argument("--until", type=date.fromisoformat,
-                        help="pictures uploaded on or before this day (UTC), YYYY-MM-DD")
-    parser.add_argument("--species", action="append", default=[], metavar="NAME",
+    parser.add_argument("--since", help="pictures uploaded on or after this day (UTC), YYYY-MM-DD")
+    parser.add_argument("--until", help="pictures uploaded on or before this day (UTC), YYYY-MM-DD")
+    parser.add_argument("--species", action="append", metavar="NAME",
                         help="pictures holding this species (repeat for several)")
     parser.add_argument("--pipeline", help="pictures verified from an inference of this pipeline")
-    parser.add_argument("--validation-fraction", type=float, default=0.2,
-                        help="share of each species' pictures in the validation split (default 0.2)")
-    parser.add_argument("--split-seed", default="nachet", help="seed of the split (default nachet)")
+    parser.add_argument("--validation-fraction", type=float,
+                        help="share of each species' pictures in the validation split "
+                             f"(default {ExportSpec.validation_fraction})")
+    parser.add_argument("--split-seed", help=f"seed of the split (default {ExportSpec.split_seed})")
     parser.add_argument("--image-url-prefix",
                         help="azureml: the datastore folder the unzipped archive will be in "
                              "(default azureml://datastores/workspaceblobstore/paths/<name>/)")
@@ -45,12 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the archive; print where it is and what it holds. Raises AppError."""
-    spec = ExportSpec(format=args.format, uploaded=Days(args.since, args.until),
-                      species=tuple(args.species), pipeline=args.pipeline,
-                      validation_fraction=args.validation_fraction, split_seed=args.split_seed,
-                      image_url_prefix=args.image_url_prefix)
-    name = args.name or export_name(spec, datetime.now(UTC))
-    req = BlobExport(spec, name)  # the name goes into a path: checked as the route checks it
+    # The options are checked as the route checks its body, by the same code.
+    req = read_export(Body({key: getattr(args, key) for key in (
+        "format", "since", "until", "species", "pipeline", "validation_fraction", "split_seed",
+        "image_url_prefix", "name")}))
+    name = req.name or export_name(req.spec, datetime.now(UTC))
     if args.blob:
         with progress_bar("pictures") as progress:
             counts = export_to_blob(req, progress=progress)
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         partial = path.with_name(path.name + ".part")
         try:
             with partial.open("wb") as out, progress_bar("pictures") as progress:
-                summary = write_export(spec, out, name=name, progress=progress)
+                summary = write_export(req.spec, out, name=name, progress=progress)
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)

@@ -100,6 +100,13 @@ def test_the_report_counts_the_scripted_history_exactly(app, history, run_comman
     assert code == 0 and json.loads(out)["pipelines"] == []
     code, _, err = run_command("accuracy", "--pipeline", "nope")
     assert code == 1 and "no pipeline named 'nope'" in err
+    # The options are checked as the route checks its body, by the same code.
+    for args, words in [(["--since", "20240601"], "since must be a day like 2024-06-30"),
+                        (["--since", "2024-06-02", "--until", "2024-06-01"], "since must not be after until"),
+                        (["--pipeline", "remote \udcff"], "pipeline contains characters"),
+                        (["--top-n", "0"], "top_n must be from 1 to 100")]:
+        code, _, err = run_command("accuracy", *args)
+        assert code == 1 and words in err, err
 
 
 def test_each_version_is_measured_apart_and_together(app, history, client, run_command):

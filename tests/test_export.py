@@ -108,6 +108,14 @@ def test_bad_arguments_write_nothing(app, run_command, tmp_path):
         (["--validation-fraction", "1"], ["validation_fraction"]),
         (["--image-url-prefix", "azureml://x/"], ["azureml format only"]),
         (["--name", "../outside"], ["name must be"]),
+        # As the route checks its body, by the same code: a day is YYYY-MM-DD, a text one
+        # that PostgreSQL can store (argv decodes bytes that are not UTF-8 to lone surrogates).
+        (["--since", "20240601"], ["since must be a day like 2024-06-30"]),
+        (["--species", "Ambrosia \udcff"], ["species contains characters that are not allowed"]),
+        (["--species", " "], ["species must be a list of non-empty strings"]),
+        (["--split-seed", "seed \udcff"], ["split_seed contains characters that are not allowed"]),
+        (["--pipeline", "p" * 201], ["pipeline is longer than 200 characters"]),
+        (["--validation-fraction", "nan"], ["validation_fraction must be a number"]),
     ]:
         code, _, err = run_command("export", "--format", "coco", "--out", str(tmp_path), *args)
         assert code == 1 and all(w in err for w in words), err

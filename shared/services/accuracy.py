@@ -35,12 +35,11 @@ from shared import images
 from shared.db import connection
 from shared.db.queries import accuracy, datasets
 from shared.db.queries.accuracy import JudgedBox, Window
-from shared.errors import BadRequest, NotFound
+from shared.errors import NotFound
 from shared.services.days import Days
 
 MISSED = "(missed)"
 NOT_A_SEED = "(not a seed)"
-DEFAULT_TOP_N = 5
 # The most rows (columns) a confusion PNG draws, and characters of its title (half that
 # of a label): the image stays a few megapixels whatever the catalogue.
 PNG_MAX_LABELS = 40
@@ -49,17 +48,13 @@ PNG_MAX_CHARS = 120
 
 @dataclass(frozen=True)
 class AccuracyRequest:
-    """Which verified inferences to measure, and how."""
+    """Which verified inferences to measure, and how (shared.http.accuracy checks what a
+    caller sends)."""
 
     pipeline: str | None = None  # by name; None: every pipeline
     run: Days = field(default_factory=Days)  # inferences run on these days
-    top_n: int = DEFAULT_TOP_N
+    top_n: int = 5  # at least 1
     png: bool = False  # add each confusion matrix as a PNG data URL
-
-    def __post_init__(self) -> None:
-        """Raises BadRequest."""
-        if not 1 <= self.top_n <= 100:
-            raise BadRequest("top_n must be from 1 to 100")
 
 
 @dataclass

@@ -5,20 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from shared.errors import BadRequest
-
 
 @dataclass(frozen=True)
 class Days:
     """Days in UTC, both ends included; an end that is None is open."""
 
     since: date | None = None
-    until: date | None = None
-
-    def __post_init__(self) -> None:
-        """Raises BadRequest."""
-        if self.since and self.until and self.since > self.until:
-            raise BadRequest("since must not be after until")
+    until: date | None = None  # not before since (shared.http.days checks it)
 
     @property
     def start(self) -> datetime | None:

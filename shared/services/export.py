@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -48,14 +47,13 @@ from shared.zip_writer import Output, ZipWriter
 log = logging.getLogger(__name__)
 
 FORMATS = ("coco", "azureml")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 URL_VALID_S = 24 * 3600  # how long the answer's URL reads the archive
 READ_AHEAD = 8  # pictures being read while the ones before them are written
 
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """What to export, and how."""
+    """What to export, and how (shared.http.export checks what a caller sends)."""
 
     format: str  # of FORMATS
     uploaded: Days = field(default_factory=Days)  # pictures uploaded on these days
@@ -65,32 +63,13 @@ class ExportSpec:
     split_seed: str = "nachet"
     image_url_prefix: str | None = None  # azureml: where the pictures will be; None: a default
 
-    def __post_init__(self) -> None:
-        """Raises BadRequest naming what is wrong."""
-        if self.format not in FORMATS:
-            raise BadRequest(f"format must be {' or '.join(FORMATS)}, not {self.format!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise BadRequest("validation_fraction must be at least 0 and less than 1")
-        if self.image_url_prefix is not None:
-            if self.format != "azureml":
-                raise BadRequest("image_url_prefix is for the azureml format only")
-            if not re.fullmatch(r"azureml://\S+/", self.image_url_prefix):
-                raise BadRequest("image_url_prefix must be an azureml:// URL of a datastore folder, "
-                                 "ending with /")
-
 
 @dataclass(frozen=True)
 class BlobExport:
     """POST /api/export-dataset: an export into the exports container."""
 
     spec: ExportSpec
-    name: str | None  # the archive's name without .zip; None: made from the format and time
-
-    def __post_init__(self) -> None:
-        """Raises BadRequest."""
-        if self.name is not None and not NAME.match(self.name):
-            raise BadRequest("name must be letters, digits, '.', '_' or '-' (at most 100), "
-                             "starting with a letter or digit")
+    name: str | None  # the archive's name without .zip (a path segment); None: from format and time
 
 
 @dataclass(frozen=True)
