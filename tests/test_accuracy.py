@@ -14,6 +14,7 @@ from PIL import Image
 from tests.conftest import assert_error
 from tests.support.feedback import Analyst, ok
 from tests.support.history import BUILTIN, REMOTE, make_history
+from tests.support.meanwhile import after_each
 from tests.support.model_server import box
 
 KEY = "accuracy-key-for-tests"
@@ -180,19 +181,7 @@ def test_an_inference_verified_during_the_report_is_in_the_next(app, client, mon
         if not verified:
             verified.append(ok(analyst.positive(inference, [b["box_id"] for b in inference["boxes"]])))
 
-    streamed, listed = queries.stream_boxes, queries.pipeline_versions
-
-    def stream(*args, **kwargs):
-        yield from streamed(*args, **kwargs)
-        verify_once()
-
-    def versions(*args, **kwargs):
-        found = listed(*args, **kwargs)
-        verify_once()
-        return found
-
-    monkeypatch.setattr(queries, "stream_boxes", stream)
-    monkeypatch.setattr(queries, "pipeline_versions", versions)
+    after_each(monkeypatch, queries, ["stream_boxes", "pipeline_versions"], verify_once)
     url, key = f"{app.base_url}/model-accuracy", {"x-functions-key": KEY}
     r = requests.post(url, json={}, headers=key, timeout=60)
     assert r.status_code == 200, r.text

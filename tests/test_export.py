@@ -18,6 +18,7 @@ from tests.conftest import assert_error
 from tests.support.exports import check_azureml, check_coco, read_zip, split_rows
 from tests.support.folders import User, image_bytes
 from tests.support.history import BUILTIN, make_history
+from tests.support.meanwhile import after_each
 
 
 @pytest.fixture
@@ -216,7 +217,6 @@ def test_a_seed_named_during_the_export_leaves_it_whole(app, client, run_command
     """Feedback can add a seed and label a picture with it at any time: between the
     export's reads of the pictures and of the catalogue, it changes neither."""
     from shared.db.queries import datasets
-    from shared.services import export as service
 
     relabelled, kept = batch_of(app, client, 2)
     new_names: list[str] = []
@@ -227,19 +227,7 @@ def test_a_seed_named_during_the_export_leaves_it_whole(app, client, run_command
             app.sql("UPDATE picture_seed SET seed_id = %s WHERE picture_id = %s", [seed, relabelled])
             new_names.append("done")
 
-    streamed, catalogue = datasets.stream_pictures, datasets.list_categories
-
-    def stream(*args, **kwargs):
-        yield from streamed(*args, **kwargs)
-        relabel_once()
-
-    def categories(*args, **kwargs):
-        found = catalogue(*args, **kwargs)
-        relabel_once()
-        return found
-
-    monkeypatch.setattr(service.datasets, "stream_pictures", stream)
-    monkeypatch.setattr(service.datasets, "list_categories", categories)
+    after_each(monkeypatch, datasets, ["stream_pictures", "list_categories"], relabel_once)
     before = "Ambrosia trifida"
     for fmt in ("coco", "azureml"):
         new_names[:] = [f"Named during the {fmt} export"]
