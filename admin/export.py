@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,11 +60,16 @@ def run(args: argparse.Namespace) -> int:
         if path.exists():
             print(f"error: {path} exists", file=sys.stderr)
             return 1
-        partial = path.with_name(path.name + ".part")
+        # A part file of this run's own, linked to the name only if none took it meanwhile
+        # (another export of that name): neither writes into the other's file.
+        partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.part")
         try:
-            with partial.open("wb") as out, progress_bar("pictures") as progress:
+            with partial.open("xb") as out, progress_bar("pictures") as progress:
                 summary = write_export(req.spec, out, name=name, progress=progress)
-            os.replace(partial, path)
+            os.link(partial, path)
+        except FileExistsError:
+            print(f"error: {path} exists (written meanwhile)", file=sys.stderr)
+            return 1
         finally:
             partial.unlink(missing_ok=True)
         where = str(path)

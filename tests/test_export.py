@@ -236,3 +236,16 @@ def test_a_seed_named_during_the_export_leaves_it_whole(app, client, run_command
         strata = {p: stratum for p, (_, _, stratum) in split_rows(archive).items()}
         assert strata == {relabelled: before, kept: "Ambrosia trifida"}
         before = new_names[0]
+
+
+def test_an_archive_written_meanwhile_under_the_name_is_kept(app, client, run_command, tmp_path, monkeypatch):
+    """Two commands exporting to one file name at once: each writes a part file of its
+    own, and the one that finishes second leaves the first one's archive as it is."""
+    from shared.db.queries import datasets
+
+    batch_of(app, client, 2)
+    target = tmp_path / "x.zip"
+    after_each(monkeypatch, datasets, ["list_categories"], lambda: target.write_bytes(b"the other export"))
+    code, _, err = run_command("export", "--format", "coco", "--out", str(tmp_path), "--name", "x")
+    assert code == 1 and f"{target} exists" in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["x.zip"] and target.read_bytes() == b"the other export"
