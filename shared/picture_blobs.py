@@ -1,14 +1,14 @@
 """A picture's blobs: where its bytes and its thumbnail live, and the write of a new
-picture (stored_picture): the blob first, then its rows in one transaction; the blob is
-deleted again if that fails, unless the database went away during the commit and a row may
-name it."""
+picture (stored_picture): the blob (and maybe its thumbnail) first, then its rows in one
+transaction; the blobs are deleted again if that fails, unless the database went away
+during the commit and a row may name them."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -30,10 +30,20 @@ class NewPicture:
     id: UUID
     blob_name: str
     upload: Future[None]
+    processing: Future[dict] | None
 
     def uploaded(self) -> None:
         """Wait for the blob. Raises DependencyUnavailable when the upload failed."""
         self.upload.result()
+
+    def processed(self) -> dict:
+        """What the `processing` given to stored_picture returned, for the row's metadata;
+        {} without one, or when it failed (the blob trigger does that work then)."""
+        try:
+            return self.processing.result() if self.processing else {}
+        except AppError as exc:
+            log.warning("left %s to the blob trigger: %s", self.blob_name, exc.message)
+            return {}
 
 
 _executor_lock = threading.Lock()
@@ -62,7 +72,7 @@ def thumbnail_blob_name(picture_blob_name: str) -> str:
 @contextmanager
 def stored_picture(
     user_id: UUID, folder_id: UUID, data: bytes, *, extension: str, content_type: str,
-    in_background: bool = False,
+    in_background: bool = False, processing: Callable[[str], dict] | None = None,
 ) -> Iterator[NewPicture]:
     """Upload the picture's blob, then run the block, which inserts its rows in a
     transaction that commits before the block ends. If the block fails, the blob is
@@ -72,13 +82,18 @@ def stored_picture(
     (running the models) overlaps it; the block must call `picture.uploaded()` before
     it commits rows that name the blob.
 
+    `processing`, run beside the upload with the blob's name, does the blob trigger's work
+    (its thumbnail, written, and the metadata recording it: NewPicture.processed()); its
+    thumbnail is deleted with the blob if the block fails.
+
     Raises DependencyUnavailable when the upload fails (the blob is deleted then too).
     """
     picture_id = uuid.uuid4()
     name = blob_name(user_id, folder_id, picture_id, extension)
     container = get_settings().pictures_container
     upload = _uploads().submit(storage.upload, container, name, data, content_type=content_type)
-    picture = NewPicture(picture_id, name, upload)
+    work = _uploads().submit(processing, name) if processing else None
+    picture = NewPicture(picture_id, name, upload, work)
     try:
         # Inside the try: an upload that fails after the storage wrote the blob (a lost
         # answer) leaves nothing behind either.
@@ -87,16 +102,22 @@ def stored_picture(
         yield picture
         picture.uploaded()  # a block that forgot to wait has committed rows: still wait
     except BaseException as exc:
-        with suppress(Exception):
-            upload.result()  # let the upload end before deleting what it wrote
+        for writing in (upload, work):
+            with suppress(Exception):
+                if writing:
+                    writing.result()  # let it end before deleting what it wrote
         if lost_mid_transaction(exc) and _may_have_row(name):
             # Committed, but the answer was lost with the connection: the blob is a picture's.
             log.error("kept blob %s: its rows may have been committed; repair will decide", name)
             raise
-        try:
-            storage.delete(container, name)
-        except AppError:
-            log.error("could not delete blob %s after a failed write; repair will", name)
+        blobs = [(container, name)]
+        if work:
+            blobs.append((get_settings().thumbnails_container, thumbnail_blob_name(name)))
+        for blob in blobs:
+            try:
+                storage.delete(*blob)
+            except AppError:
+                log.error("could not delete blob %s/%s after a failed write; repair will", *blob)
         raise
 
 

@@ -266,18 +266,39 @@ def test_picture_deleted_while_processed_leaves_no_thumbnail(app, runner, owner,
     assert app.blobs(app.thumbnails_container) == []
 
 
-def test_picture_from_inference_route_gets_thumbnail_and_metadata(app, client, runner):
+def test_picture_from_inference_route_gets_thumbnail_and_checks_from_the_route(app, client, runner, owner,
+                                                                             monkeypatch):
+    """/inf makes the thumbnail and the checks from the pixels it decoded, the same as the
+    trigger makes them from the blob; the trigger then leaves that blob as it is, without
+    decoding it again."""
+    from shared.services import picture_processing
+
     user = client.user_id()
     data = samples.picture(640, 480)
     r = client.post("inf", {"image": samples.data_url(data), "imageDims": [640, 480],
                             "folder_name": "General", "container_name": user, "user_id": user})
     assert r.status_code == 200, r.text
     [(blob,)] = app.sql("SELECT blob_name FROM picture WHERE id = %s", [r.json()["picture_id"]])
-    assert "thumbnail" not in row(app, blob).metadata  # the route did not wait for the trigger
-    process(runner, blob)
     stored = row(app, blob)
     assert stored.metadata["checks"] == {"status": "ok", "reason": None, "format": "png"}
+    assert stored.metadata["thumbnail"] == blob.rsplit(".", 1)[0] + ".webp"
     assert samples.decode(thumbnail(app, blob)).size == (256, 192)
+
+    inspected: list[bytes] = []
+    real_inspect = picture_processing.inspect_image
+
+    def counted(data: bytes, **kwargs):
+        inspected.append(data)
+        return real_inspect(data, **kwargs)
+
+    monkeypatch.setattr(picture_processing, "inspect_image", counted)
+    same = put_picture(app, owner, data)  # the same bytes, left to the trigger
+    done = {(i.blob.split("/", 1)[1], i.outcome) for i in runner.run_once()}
+    assert done == {(blob, "done"), (same, "done")}
+    assert inspected == [data]  # the trigger's one decode is of the other blob
+    assert row(app, blob) == stored
+    assert thumbnail(app, same) == thumbnail(app, blob)
+    assert row(app, same).metadata["checks"] == stored.metadata["checks"]
 
 
 def test_picture_from_batch_upload_gets_thumbnail_and_metadata(app, client, runner):

@@ -12,6 +12,7 @@ resizable: the first frame decodes and gives a thumbnail (415).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared import images
@@ -88,7 +89,10 @@ def _check_facts(info: images.ImageInfo, claimed_type: str | None) -> None:
 
 
 def _decode(data: bytes) -> CheckedImage:
-    decoded = images.decode(data, max_pixels=get_settings().max_image_pixels)
+    return _with_thumbnail(images.decode(data, max_pixels=get_settings().max_image_pixels))
+
+
+def _with_thumbnail(decoded: images.DecodedImage) -> CheckedImage:
     return CheckedImage(decoded, images.thumbnail_webp(decoded.image, longest_px=THUMBNAIL_PX))
 
 
@@ -112,17 +116,31 @@ def validate_image(image: images.SentImage) -> list[str]:
 def inspect_image(data: bytes, *, claimed_type: str | None) -> Inspection:
     """The verdict of every rule on `data` and, whenever it decodes, the decoded picture
     and its thumbnail. Never raises for bad bytes."""
-    broken: AppError | None = None
     try:
         info = _probe(data)
     except AppError as exc:  # nothing safe to decode
         return Inspection(None, {"status": "failed", "reason": exc.message, "format": None})
+    return _inspection(info, claimed_type, lambda: _decode(data))
+
+
+def inspect_decoded(decoded: images.DecodedImage) -> Inspection:
+    """inspect_image's verdict on a picture's file that a route has decoded already (its
+    pixels may still be decoding), claimed as its real type, without decoding it again.
+    Its file kept rules 1 to 4 to be decoded. Never raises for bad bytes."""
+    info = images.ImageInfo(decoded.format, decoded.width, decoded.height)
+    return _inspection(info, decoded.content_type, lambda: _with_thumbnail(decoded))
+
+
+def _inspection(info: images.ImageInfo, claimed_type: str | None,
+                decode: Callable[[], CheckedImage]) -> Inspection:
+    """The verdict of rules 5 to 8 on a file whose header gave `info`."""
+    broken: AppError | None = None
     try:
         _check_facts(info, claimed_type)
     except AppError as exc:
         broken = exc
     try:
-        checked: CheckedImage | None = _decode(data)
+        checked: CheckedImage | None = decode()
     except AppError as exc:
         broken, checked = broken or exc, None
     return Inspection(checked, {

@@ -20,6 +20,7 @@ from shared.pipeline.types import PipelineSpec
 from shared.services.catalogue import Seed, resolve_labels
 from shared.services.folders import resolve_folder
 from shared.services.inference_view import render
+from shared.services.picture_processing import processed_by_request
 from shared.settings import get_settings
 
 
@@ -50,8 +51,11 @@ def run_inference(req: InferenceRequest) -> dict:
         pipeline = find_pipeline(conn, req.pipeline_name)
     # The blob uploads while the models run (with no database connection held); a model
     # failure deletes it again, and rows are written only once both are done.
+    # The blob trigger's thumbnail and checks are made from these pixels beside the models
+    # (on the CPU that the classifier's calls leave idle), not by decoding the file again.
     with stored_picture(req.user_id, folder_id, req.image, extension=picture.extension,
-                        content_type=picture.content_type, in_background=True) as new:
+                        content_type=picture.content_type, in_background=True,
+                        processing=lambda blob_name: processed_by_request(picture, blob_name)) as new:
         try:
             run = run_pipeline(pipeline, picture)
         finally:
@@ -60,11 +64,12 @@ def run_inference(req: InferenceRequest) -> dict:
         boxes = postprocess(run.detections, width=picture.width, height=picture.height,
                             area_ratio=req.area_ratio)
         new.uploaded()
+        metadata = new.processed()
         with connection() as conn:
             # The picture's row holds off a delete of the folder until this commits.
             if not pictures.insert(conn, picture_id=new.id, folder_id=folder_id, blob_name=new.blob_name,
                                    content_type=picture.content_type, width=picture.width,
-                                   height=picture.height, sha256=picture.sha256):
+                                   height=picture.height, sha256=picture.sha256, metadata=metadata):
                 raise NotFound("the folder was deleted meanwhile")
             return _insert_inference(conn, req, pipeline.id, new, run, boxes)
 

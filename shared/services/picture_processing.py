@@ -1,5 +1,7 @@
 """The blob trigger's work on each new picture: record on its row what the blob really
-holds (format, size, sha256, checks) and write its WebP thumbnail."""
+holds (format, size, sha256, checks) and write its WebP thumbnail. A route that decoded the
+picture it stores does the thumbnail and checks itself (processed_by_request); the trigger
+then leaves those bytes as they are."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from shared import storage
 from shared.db import connection
 from shared.db.queries import picture_processing as queries
 from shared.errors import ConfigurationError, NotFound
-from shared.images import sha256_hex
+from shared.images import DecodedImage, sha256_hex
 from shared.picture_blobs import thumbnail_blob_name
-from shared.services.image_checks import inspect_image
+from shared.services.image_checks import CheckedImage, inspect_decoded, inspect_image
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,9 @@ def process_picture(path: str, data: bytes) -> bool:
     """Post-process the picture blob at `path` ("<container>/<blob name>", as the host names
     it) holding `data`: write its thumbnail when it decodes (remove a stale one when it
     does not), then record its sha256, real format and size and its checks on its row.
-    The same blob processed again gives the same row and thumbnail.
+    The same blob processed again gives the same row and thumbnail; a blob whose row
+    records its sha256 with its checks and thumbnail (processed_by_request, or an earlier
+    run) is left as it is.
 
     Returns False when the blob is ignored: not a picture's blob name, or no picture row
     ROW_GRACE_S after upload. Bad bytes are recorded, never raised. Raises
@@ -100,20 +104,24 @@ def process_picture(path: str, data: bytes) -> bool:
     row = _wait_for_row(container, blob_name)
     if row is None:
         return False
+    sha256 = sha256_hex(data)
+    if row.sha256 == sha256 and row.checked and row.thumbnail == thumbnail_blob_name(blob_name):
+        # Recorded for these very bytes, by the route that stored them or an earlier run.
+        log.info("processed %s: already recorded", path)
+        return True
     inspection = inspect_image(data, claimed_type=row.content_type)
     checked = inspection.checked
     thumbnails = get_settings().thumbnails_container
     thumbnail: str | None = None
     if checked:
-        thumbnail = thumbnail_blob_name(blob_name)
-        storage.upload(thumbnails, thumbnail, checked.thumbnail, content_type="image/webp")
+        thumbnail = _write_thumbnail(blob_name, checked)
     else:
         # A new version of the blob that no longer decodes: the old thumbnail goes.
         storage.delete(thumbnails, thumbnail_blob_name(blob_name))
     decoded = checked.decoded if checked else None
     with connection() as conn:
         recorded = queries.record_processing(
-            conn, row.id, blob_name, sha256=sha256_hex(data),
+            conn, row.id, blob_name, sha256=sha256,
             metadata={"thumbnail": thumbnail, "checks": inspection.checks},
             content_type=decoded.content_type if decoded else None,
             width=decoded.width if decoded else None,
@@ -128,3 +136,21 @@ def process_picture(path: str, data: bytes) -> bool:
     log.info("processed %s: checks %s%s", path, inspection.checks["status"],
              f" ({inspection.checks['reason']})" if inspection.checks["reason"] else "")
     return True
+
+
+def processed_by_request(picture: DecodedImage, blob_name: str) -> dict:
+    """process_picture's work on a new picture's blob `blob_name`, done by the request that
+    stores it from the pixels it decoded (rather than by the trigger, decoding them again):
+    writes the WebP thumbnail and returns the thumbnail's name and the checks for the row's
+    metadata; {} when the pixels do not decode. With these and the file's sha256 on its
+    row, the trigger leaves the blob as it is. Raises DependencyUnavailable."""
+    inspection = inspect_decoded(picture)
+    if inspection.checked is None:
+        return {}
+    return {"thumbnail": _write_thumbnail(blob_name, inspection.checked), "checks": inspection.checks}
+
+
+def _write_thumbnail(blob_name: str, checked: CheckedImage) -> str:
+    name = thumbnail_blob_name(blob_name)
+    storage.upload(get_settings().thumbnails_container, name, checked.thumbnail, content_type="image/webp")
+    return name

@@ -25,6 +25,7 @@ def nothing_stored(app: App) -> None:
     assert app.sql("SELECT (SELECT count(*) FROM picture), (SELECT count(*) FROM inference),"
                    " (SELECT count(*) FROM object), (SELECT count(*) FROM seed_obj)") == [(0, 0, 0, 0)]
     assert app.blobs() == []
+    assert app.blobs(app.thumbnails_container) == []
 
 
 def add_pipeline(app: App, name: str, models: list[tuple[str, str, str]], *, default: bool = False) -> None:

@@ -17,12 +17,18 @@ class BlobPicture:
 
     id: UUID
     content_type: str  # as stored at upload
+    sha256: str | None
+    thumbnail: str | None  # the thumbnail's blob name recorded in its metadata
+    checked: bool  # its metadata records the checks
 
 
 def find_by_blob_name(conn: Connection, blob_name: str) -> BlobPicture | None:
     """The picture stored in `blob_name`, or None."""
     return fetch_one(
-        conn, BlobPicture, "SELECT id, content_type FROM picture WHERE blob_name = %s", [blob_name]
+        conn, BlobPicture,
+        "SELECT id, content_type, sha256, metadata ->> 'thumbnail' AS thumbnail,"
+        " metadata ? 'checks' AS checked FROM picture WHERE blob_name = %s",
+        [blob_name],
     )
 
 
