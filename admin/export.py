@@ -14,7 +14,14 @@ from pathlib import Path
 from admin.progress import progress_bar
 from shared.http.export import read_export
 from shared.http.request import Body
-from shared.services.export import FORMATS, ExportSpec, export_name, export_to_blob, write_export
+from shared.services.export import (
+    FORMATS,
+    ExportSpec,
+    default_image_url_prefix,
+    export_name,
+    export_to_blob,
+    write_export,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split-seed", help=f"seed of the split (default {ExportSpec.split_seed})")
     parser.add_argument("--image-url-prefix",
                         help="azureml: the datastore folder the unzipped archive will be in "
-                             "(default azureml://datastores/workspaceblobstore/paths/<name>/)")
+                             f"(default {default_image_url_prefix('<name>')})")
     parser.set_defaults(run=run)
 
 
