@@ -216,7 +216,7 @@ class BlockWriter:
     def commit(self, content_type: str) -> None:
         """Stage what is left and make the blob of every block staged. Raises Conflict (a
         blob of that name exists: written meanwhile by another writer), DependencyUnavailable."""
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
         from azure.storage.blob import BlobBlock, ContentSettings
 
         if self._buffer or not self._blocks:
@@ -227,7 +227,9 @@ class BlockWriter:
                 self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._blocks],
                                              content_settings=ContentSettings(content_type=content_type),
                                              if_none_match="*")
-            except ResourceExistsError:
+            # Azure answers a condition not met, 412 (the SDK's own upload_blob(overwrite=False)
+            # turns it into "already exists" likewise); Azurite answers 409.
+            except (ResourceModifiedError, ResourceExistsError):
                 raise Conflict("a blob of that name exists") from None
 
 

@@ -106,12 +106,27 @@ def test_bad_requests_are_answered_and_write_nothing(keyed, client):
     assert exports(keyed) == ["june.zip"]
 
 
-def test_two_exports_of_one_name_end_with_one_whole_archive_and_a_409(keyed, client, monkeypatch):
+@pytest.mark.parametrize("refusal", [409, 412])
+def test_two_exports_of_one_name_end_with_one_whole_archive_and_a_409(keyed, client, monkeypatch, refusal):
     """The second export of a name starts and ends while the first is writing blocks (as
     when a client retries after losing an answer): the one that commits first keeps the
-    name, whole; the other is refused, and mixes nothing into it."""
+    name, whole; the other is refused, and mixes nothing into it. The storage refuses the
+    late commit with a 409 (Azurite) or a 412, a condition not met (Azure)."""
+    from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+    from azure.storage.blob import BlobClient
+
     from shared import storage
 
+    if refusal == 412:
+        commit = BlobClient.commit_block_list
+
+        def as_azure_answers(self, *args, **kwargs):
+            try:
+                return commit(self, *args, **kwargs)
+            except ResourceExistsError as exc:
+                raise ResourceModifiedError("ConditionNotMet", response=exc.response) from None
+
+        monkeypatch.setattr(BlobClient, "commit_block_list", as_azure_answers)
     user = User(client)
     folder = user.new_batch(6)
     for n in range(6):
