@@ -7,5 +7,5 @@ from shared.http import folders, handle
 from shared.services.folders import create_dir
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, folders.new_folder, create_dir, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, folders.new_folder, create_dir, keep_connection=True, context=context)

@@ -9,5 +9,5 @@ from shared.http import deletion, handle
 from shared.services.deletion import delete_folder
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, deletion.folder_ref, delete_folder, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, deletion.folder_ref, delete_folder, keep_connection=True, context=context)

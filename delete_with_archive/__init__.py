@@ -7,5 +7,5 @@ from shared.http import deletion, handle
 from shared.services.deletion import delete_with_archive
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, deletion.folder_id, delete_with_archive, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, deletion.folder_id, delete_with_archive, keep_connection=True, context=context)

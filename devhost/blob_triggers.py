@@ -38,6 +38,7 @@ from azure.storage.blob import BlobServiceClient
 from devhost.blob_listing import BlobLister
 from devhost.blob_receipts import HOSTS_CONTAINER, BlobVersion, Claim, Receipts
 from devhost.functions import FunctionSpec, discover
+from devhost.invocation import Context, RetryContext, host_span, invoke
 
 log = logging.getLogger("devhost.blob")
 
@@ -229,8 +230,10 @@ class BlobTriggerRunner:
             metadata=dict(props.metadata or {}),
         )
         log.info("%s: attempt %d on %s", version.function, claim.attempt, version.path)
+        context = Context(version.function, str(trigger.function.folder), host_span(),
+                          RetryContext(claim.attempt - 1, self.max_attempts - 1))
         try:
-            self._entry(trigger)(**{trigger.parameter: stream})
+            invoke(self._entry(trigger), {trigger.parameter: stream}, context)
         except Exception as exc:
             return self._failed(claim, f"{type(exc).__name__}: {exc}")
         self._receipts.finish(claim, "done")

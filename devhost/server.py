@@ -23,6 +23,7 @@ import azure.functions as func
 
 from devhost.function_keys import key_refused
 from devhost.functions import ROUTE_PREFIX, HttpRoute, discover, http_routes
+from devhost.invocation import Context, host_span, invoke
 from devhost.settings_file import HostSettings
 
 log = logging.getLogger("devhost")
@@ -299,8 +300,11 @@ class _Handler(BaseHTTPRequestHandler):
             route_params=params,
             body=body,
         )
+        function = route.function
+        context = Context(function.name, str(function.folder), host_span(self.headers.get("traceparent")))
         try:
-            response = self.server.dispatcher.entry(route)(request)
+            entry = self.server.dispatcher.entry(route)
+            response = invoke(entry, {function.trigger()["name"]: request}, context)
         except Exception:
             # The worker answers 500 when a function fails to load or raises.
             log.exception("function %s raised", route.function.name)

@@ -10,5 +10,5 @@ from shared.http import export, handle
 from shared.services.export import export_to_blob
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, export.blob_export, export_to_blob, identify=False)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, export.blob_export, export_to_blob, identify=False, context=context)

@@ -7,5 +7,5 @@ from shared.http import feedback, handle
 from shared.services.feedback import confirm_boxes
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, feedback.parse_positive, confirm_boxes, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, feedback.parse_positive, confirm_boxes, keep_connection=True, context=context)

@@ -8,5 +8,5 @@ from shared.http import folders, handle
 from shared.services.folders import list_directories
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, folders.listing, list_directories, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, folders.listing, list_directories, keep_connection=True, context=context)

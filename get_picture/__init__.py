@@ -9,5 +9,5 @@ from shared.http import handle, pictures
 from shared.services.pictures import get_picture
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, pictures.picture_id, get_picture, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, pictures.picture_id, get_picture, keep_connection=True, context=context)

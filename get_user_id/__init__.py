@@ -6,5 +6,5 @@ from shared.http import handle, users
 from shared.services.users import user_id
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, users.caller, user_id)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, users.caller, user_id, context=context)

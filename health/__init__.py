@@ -7,5 +7,5 @@ from shared.http.request import no_input
 from shared.services.health import check_health
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, no_input, lambda _: check_health(), identify=False)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, no_input, lambda _: check_health(), identify=False, context=context)

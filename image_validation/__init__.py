@@ -7,5 +7,5 @@ from shared.http import handle, image_checks
 from shared.services.image_checks import validate_image
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, image_checks.sent_image, validate_image)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, image_checks.sent_image, validate_image, context=context)

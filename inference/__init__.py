@@ -8,5 +8,5 @@ from shared.http import handle, inference
 from shared.services.inference import run_inference
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, inference.parse_request, run_inference)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, inference.parse_request, run_inference, context=context)

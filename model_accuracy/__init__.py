@@ -9,5 +9,5 @@ from shared.http import accuracy, handle
 from shared.services.accuracy import model_accuracy
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, accuracy.accuracy_request, model_accuracy, identify=False)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, accuracy.accuracy_request, model_accuracy, identify=False, context=context)

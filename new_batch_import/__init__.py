@@ -7,5 +7,5 @@ from shared.http import batch, handle
 from shared.services.batch import new_batch_import
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, batch.new_batch, new_batch_import, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, batch.new_batch, new_batch_import, keep_connection=True, context=context)

@@ -5,7 +5,10 @@ to NACHET_THUMBNAILS_CONTAINER. Nothing is returned; an error raised makes the h
 import azure.functions as func
 
 from shared.services.picture_processing import process_picture
+from shared.telemetry import blob_span
 
 
-def main(blob: func.InputStream) -> None:
-    process_picture(blob.name or "", blob.read())
+def main(blob: func.InputStream, context: func.Context) -> None:
+    name = blob.name or ""
+    with blob_span("process_picture", name, context):
+        process_picture(name, blob.read())

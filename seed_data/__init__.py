@@ -6,5 +6,5 @@ from shared.http import handle, seeds
 from shared.services.seeds import seed_record
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, seeds.seed_name, seed_record, keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, seeds.seed_name, seed_record, keep_connection=True, context=context)

@@ -7,5 +7,5 @@ from shared.http.request import no_input
 from shared.services.seeds import list_seeds
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, no_input, lambda _: list_seeds(), keep_connection=True)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, no_input, lambda _: list_seeds(), keep_connection=True, context=context)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from contextvars import copy_context
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -91,8 +92,10 @@ def stored_picture(
     picture_id = uuid.uuid4()
     name = blob_name(user_id, folder_id, picture_id, extension)
     container = get_settings().pictures_container
-    upload = _uploads().submit(storage.upload, container, name, data, content_type=content_type)
-    work = _uploads().submit(processing, name) if processing else None
+    # In copies of the request's context: their spans are the request's (shared.telemetry).
+    upload = _uploads().submit(copy_context().run, storage.upload, container, name, data,
+                               content_type=content_type)
+    work = _uploads().submit(copy_context().run, processing, name) if processing else None
     picture = NewPicture(picture_id, name, upload, work)
     try:
         # Inside the try: an upload that fails after the storage wrote the blob (a lost

@@ -25,6 +25,7 @@ DEVELOPMENT_STORAGE = (
     "KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
 )
 STORAGE_SETTING = "NACHET_AZURE_STORAGE_CONNECTION_STRING"
+APPINSIGHTS_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 DEFAULT_DEV_USER_EMAIL = "analyst@nachet.local"  # the one local analyst
 DEFAULT_EXTENSIONS = ("jpeg", "jpg", "png", "gif", "bmp", "tiff", "webp")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -77,6 +78,8 @@ class Settings:
     model_connect_timeout_s: float
     model_read_timeout_s: float
     model_max_in_flight: int
+    # Application Insights: tracing is on only when it is set (shared.telemetry).
+    appinsights_connection_string: str | None = field(repr=False)
 
 
 class _Reader:
@@ -228,6 +231,16 @@ def _blob_pipeline(r: _Reader) -> tuple[str | None, str | None, str | None]:
     return container, version, key
 
 
+def _appinsights(r: _Reader) -> str | None:
+    """Application Insights' connection string (the Functions host reads it too)."""
+    value = r.text(APPINSIGHTS_SETTING)
+    # The problem does not quote it: the key in it lets anyone send telemetry there.
+    r.check(value is None or "instrumentationkey=" in value.lower(),
+            f"{APPINSIGHTS_SETTING} is not an Application Insights connection string "
+            "(InstrumentationKey=…;IngestionEndpoint=…)")
+    return value
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Return the settings in `env`; raise ConfigurationError naming every bad one."""
     r = _Reader(env)
@@ -270,6 +283,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         model_connect_timeout_s=r.number("NACHET_MODEL_CONNECT_TIMEOUT_S", 5.0, minimum=0.01),
         model_read_timeout_s=r.number("NACHET_MODEL_READ_TIMEOUT_S", 60.0, minimum=0.01),
         model_max_in_flight=r.integer("NACHET_MODEL_MAX_IN_FLIGHT", 8),
+        appinsights_connection_string=_appinsights(r),
     )
     # The blob trigger writes thumbnails: into the container it watches, it would trigger itself.
     r.check(

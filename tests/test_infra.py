@@ -36,11 +36,12 @@ NOT_SET_IN_AZURE = {
     "NACHET_DEV_USER_EMAIL": "local mode only",
     "NACHET_VOUCH_JWT_SECRET": "Vouch cookies stand in for App Service Authentication, which is on",
 }
-# Set by the template for the Functions host, not for the app.
+# Set by the template for the Functions host, not for the app's settings.
 HOST_SETTINGS = {
     "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",  # the host's own storage, through the identity
-    "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    # The identity that sends telemetry: the host's, and the app's exporter reads it itself.
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     f"{STORAGE_SETTING}__queueServiceUri",  # the blob trigger's poison queue
 }
 # Deprecated on Flex Consumption (functions-app-settings.md, "Flex Consumption plan
@@ -65,6 +66,9 @@ DEPLOYED = {
     f"{STORAGE_SETTING}__clientId": "6f0e4c5e-8d4b-4f5a-9a57-3c2b1d0e9f11",
     "NACHET_DB_POOL_MAX_SIZE": "4",
     "NACHET_FRONTEND_PUBLIC_URL": "https://nachet.example.org",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+        "IngestionEndpoint=https://canadacentral-1.in.applicationinsights.azure.com/"),
 }
 
 
@@ -193,6 +197,7 @@ def test_the_template_sets_what_the_app_reads_and_nothing_unknown(template):
     loaded = load_settings(env)  # the template's values are valid settings
     assert loaded.storage_identity is not None and loaded.storage_identity.managed_identity
     assert loaded.storage_connection_string is None and not loaded.local_mode
+    assert loaded.appinsights_connection_string is not None  # every invocation traced (shared.telemetry)
     assert env.read - settings.keys() == NOT_SET_IN_AZURE.keys()
     assert settings.keys() - env.read == HOST_SETTINGS
     assert not settings.keys() & FLEX_DEPRECATED

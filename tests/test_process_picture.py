@@ -13,6 +13,7 @@ from azure.functions.blob import InputStream
 from PIL import ImageStat
 
 from devhost.blob_triggers import BlobTriggerRunner
+from devhost.invocation import Context, host_span
 from tests.conftest import ROOT
 from tests.support import images as samples
 from tests.support.triggers import container, default_folder, insert_row, put_picture, row, thumbnail
@@ -83,7 +84,7 @@ def test_processing_again_gives_the_same_row_and_one_thumbnail(app, runner, owne
 
     # The same blob delivered once more (the Functions host may, after a crash).
     stream = delivery(app, blob)
-    process_picture.main(stream)
+    process_picture.main(stream, Context("process_picture", str(ROOT / "process_picture"), host_span()))
     assert row(app, blob) == first
     assert thumbnail(app, blob) == first_thumb
     assert len(app.blobs(app.thumbnails_container)) == 1

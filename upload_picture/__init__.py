@@ -8,5 +8,5 @@ from shared.http import batch, handle
 from shared.services.batch import upload_picture
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, batch.upload, upload_picture)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, batch.upload, upload_picture, context=context)

@@ -19,6 +19,7 @@ from shared.db import request_scope
 from shared.errors import AppError, ConfigurationError, PayloadTooLarge, megabytes
 from shared.http.request import Request
 from shared.settings import get_settings
+from shared.telemetry import request_span
 
 log = logging.getLogger("nachet.request")
 
@@ -91,7 +92,7 @@ def _route(req: func.HttpRequest) -> str:
 
 def handle(
     req: func.HttpRequest, parse: Callable[[Request], Input], action: Callable[[Input], object], *,
-    identify: bool = True, keep_connection: bool = False,
+    identify: bool = True, keep_connection: bool = False, context: func.Context | None = None,
 ) -> func.HttpResponse:
     """Run `action` on what `parse` makes of `req`, and render its result as a 200 JSON
     response.
@@ -99,7 +100,8 @@ def handle(
     With `identify`, the caller must be known before anything else is looked at
     (outside local mode, where identity comes from the platform). The only
     catch-all of the app: an AppError is answered with its status and message,
-    anything else is logged and answered 500 without details.
+    anything else is logged and answered 500 without details. `context` is the one the
+    worker passes to main: the request's span (shared.telemetry) joins the host's trace.
 
     `keep_connection` lets the caller lookup's database connection serve the route's
     first block too (db.request_scope): only for routes whose work opens a block at once.
@@ -108,6 +110,7 @@ def handle(
     """
     started = time.perf_counter()
     request = Request(req)
+    span = request_span(req, context)
     with request_scope(keep_connection=keep_connection):
         try:
             limit = get_settings().max_content_bytes
@@ -126,6 +129,7 @@ def handle(
         except Exception:
             log.exception("unhandled error in %s %s", req.method, _route(req))
             response = error_response(500, "internal error")
+    span.end(response.status_code, request.known_user_id)
     log.info(
         "%s %s %d %.0fms user=%s",
         req.method, _route(req), response.status_code,

@@ -7,10 +7,11 @@ import logging
 import os
 import threading
 from http import cookiejar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from shared.errors import ModelEndpointFailed, ModelEndpointTimeout
 from shared.settings import get_settings, on_reset
+from shared.telemetry import dependency_span
 
 if TYPE_CHECKING:
     import requests
@@ -28,6 +29,9 @@ _lock = threading.Lock()
 _session: requests.Session | None = None
 # Per model, the requests it may have in flight from this process (model_max_in_flight).
 _gates: dict[str, threading.BoundedSemaphore] = {}
+# Per thread, the retries of the call under way (urllib3 makes them in the caller's thread),
+# which its span records.
+_retries = threading.local()
 
 
 class _NoCookies(cookiejar.DefaultCookiePolicy):
@@ -42,7 +46,13 @@ def _new_session() -> requests.Session:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    retry = Retry(
+    class CountedRetry(Retry):
+        def increment(self, *args: Any, **kwargs: Any) -> Self:
+            retry = super().increment(*args, **kwargs)  # raises when no retry is left
+            _retries.count += 1
+            return retry
+
+    retry = CountedRetry(
         total=ATTEMPTS - 1,
         connect=ATTEMPTS - 1,
         status=ATTEMPTS - 1,
@@ -138,12 +148,35 @@ def _decrypted(model: ModelSpec, token: str, what: str) -> str:
 def post(model: ModelSpec, body: bytes) -> Any:
     """POST `body` to `model`'s endpoint (as `model.content_type`, with its key and
     deployment; both decrypted for this call only) and return the JSON answer; waits while the model has
-    `model_max_in_flight` requests in flight from this process.
+    `model_max_in_flight` requests in flight from this process. Traced as a span naming the
+    model, with the answer's status and the retries (never the endpoint, key or body).
 
     Raises ModelEndpointTimeout (504) when the endpoint takes longer than the read timeout
     or cannot be connected to in time, and ModelEndpointFailed (502) when it cannot be
     reached, answers an error status after the retries, or answers anything but JSON.
     """
+    # Not HTTP's attributes: Application Insights would name the dependency by the URL's path.
+    attributes = {"peer.service": model.name, "nachet.model.name": model.name}
+    with dependency_span(f"model {model.name}", attributes) as span:
+        _retries.count = 0
+        try:
+            response = _send(model, body)
+        finally:
+            span.set("nachet.model.retries", _retries.count)
+        span.set("nachet.model.status", response.status_code)
+        if not 200 <= response.status_code < 300:
+            log.warning("model %s answered HTTP %d", model.name, response.status_code)
+            raise ModelEndpointFailed(f"model {model.name} answered HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            log.warning("model %s answered something that is not JSON", model.name)
+            raise ModelEndpointFailed(f"model {model.name} answered something that is not JSON") from exc
+
+
+def _send(model: ModelSpec, body: bytes) -> requests.Response:
+    """The endpoint's last answer, after the retries. Raises ModelEndpointTimeout and
+    ModelEndpointFailed (as post)."""
     import requests
     from urllib3.exceptions import ReadTimeoutError
 
@@ -160,7 +193,7 @@ def post(model: ModelSpec, body: bytes) -> Any:
         headers[model.deployment_header] = model.deployment
     try:
         with _gate(model):
-            response = _get_session().post(
+            return _get_session().post(
                 endpoint, data=body, headers=headers, allow_redirects=False,
                 timeout=(settings.model_connect_timeout_s, settings.model_read_timeout_s),
             )
@@ -174,11 +207,3 @@ def post(model: ModelSpec, body: bytes) -> Any:
             raise ModelEndpointTimeout(f"model {model.name} did not answer in time") from exc
         log.warning("model %s could not be reached: %s", model.name, type(exc).__name__)
         raise ModelEndpointFailed(f"model {model.name} could not be reached") from exc
-    if not 200 <= response.status_code < 300:
-        log.warning("model %s answered HTTP %d", model.name, response.status_code)
-        raise ModelEndpointFailed(f"model {model.name} answered HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        log.warning("model %s answered something that is not JSON", model.name)
-        raise ModelEndpointFailed(f"model {model.name} answered something that is not JSON") from exc

@@ -7,6 +7,7 @@ import json
 import math
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from shared.errors import ModelEndpointFailed
@@ -76,7 +77,8 @@ def _classify(model: ModelSpec, picture: DecodedImage, detections: list[Detectio
     # threads, at most model_max_in_flight calls in flight per model (endpoint_client).
     crops = [crop(picture.image, _pixel_box(detections[i].box, picture)) for i in chosen]
     pool = _crop_calls()
-    futures = [pool.submit(_classify_crop, model, c, picture.format) for c in crops]
+    # Each call in a copy of the request's context: its span is the request's (shared.telemetry).
+    futures = [pool.submit(copy_context().run, _classify_crop, model, c, picture.format) for c in crops]
     try:
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
