@@ -23,16 +23,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shared.errors import AppError
 from shared.settings import get_settings, on_reset
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
     import azure.functions as func
     from opentelemetry.context import Context as TraceContext
-    from opentelemetry.trace import Span, SpanKind, Tracer
+    from opentelemetry.trace import Span, Tracer
 
 Value = str | int | float | bool
 
@@ -126,13 +128,13 @@ class RequestSpan(Traced):
     """An HTTP invocation's span, current from `request_span` until `end` (handle()
     answers every exception itself, so it needs no `with`)."""
 
-    def __init__(self, span: Span | None = None, token: object = None) -> None:
+    def __init__(self, span: Span | None = None, token: Token[TraceContext] | None = None) -> None:
         super().__init__(span)
         self._token = token
 
     def end(self, status: int, user_id: object | None) -> None:
         """End with the answer's status and the caller's user id (None when unknown)."""
-        if self._span is None:
+        if self._span is None or self._token is None:
             return
         from opentelemetry import context
         from opentelemetry.trace import StatusCode
@@ -142,7 +144,7 @@ class RequestSpan(Traced):
         if status >= 500:  # a 4xx is the client's, not a failure of the app
             self._span.set_status(StatusCode.ERROR, f"HTTP {status}")
         self._span.end()
-        context.detach(self._token)  # type: ignore[arg-type]
+        context.detach(self._token)
 
 
 def request_span(req: func.HttpRequest, context: func.Context | None) -> RequestSpan:
@@ -209,7 +211,7 @@ def _span(name: str, kind: str, attributes: Mapping[str, Value],
         return
     from opentelemetry.trace import SpanKind, StatusCode
 
-    span_kind: SpanKind = getattr(SpanKind, kind)
+    span_kind = SpanKind[kind]
     # Exceptions are not recorded as they are: a driver's message may quote the data.
     with tracer.start_as_current_span(name, context=parent, kind=span_kind, attributes=attributes,
                                       record_exception=False, set_status_on_exception=False) as span:
@@ -233,7 +235,7 @@ def _host_span(context: func.Context | None) -> TraceContext | None:
     return TraceContextTextMapPropagator().extract(carrier)
 
 
-def _invocation(context: func.Context | None, trigger: str) -> dict[str, Any]:
+def _invocation(context: func.Context | None, trigger: str) -> dict[str, Value]:
     attributes: dict[str, Value] = {"faas.trigger": trigger}
     if context is not None:
         attributes["faas.invocation_id"] = context.invocation_id
