@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from devhost.blob_triggers import BlobTriggerRunner
 from shared import settings
@@ -149,7 +150,7 @@ def test_get_user_id_and_get_directories_are_traced_with_their_queries(spans, ap
     # Registration: the user and its folder General, the statements with their placeholders.
     assert "SELECT id FROM users WHERE lower(email) = lower(%s)" in queries
     assert any(q.startswith("INSERT INTO users ") for q in queries)
-    assert all(q.attributes["db.name"] == app.db_url.split("dbname=")[1].split()[0]
+    assert all(q.attributes["db.name"] == conninfo_to_dict(app.db_url)["dbname"]
                for q in database_spans(children(spans, span)))
 
     spans.clear()
