@@ -376,13 +376,14 @@ print(json.dumps({"status": answer.status_code, "body": json.loads(answer.get_bo
 """
 
 
-def test_the_distro_exports_requests_and_dependencies_as_application_insights_takes_them(app):
+def test_the_distro_exports_requests_and_dependencies_as_application_insights_takes_them(app, tmp_path):
     """The production set-up (configure_azure_monitor) in a process of its own, in a network
     namespace with nothing but loopback, exporting to a local ingestion endpoint."""
     email = "exported@example.org"
     host_span = f"00-{TRACE_ID}-{CALLER_SPAN}-01"
     env = {**os.environ,
            "NACHET_DB_URL": app.direct_url,  # its socket: no other network (PgBouncer's) is there
+           "TMPDIR": str(tmp_path),  # where the exporter keeps what it could not send yet
            "WEBSITE_SITE_NAME": "nachet-test",  # the role name, from the App Service resource detector
            "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_app_service",  # no Azure VM metadata probe
            "OTEL_TRACES_SAMPLER": "always_on",  # the default samples a fresh process's first spans away
