@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from shared.errors import AppError
+from shared.errors import AppError, ConfigurationError
 from shared.settings import get_settings, on_reset
 
 if TYPE_CHECKING:
@@ -54,7 +54,10 @@ def _active() -> Tracer | None:
     tracer = _tracer
     if tracer is not None:
         return tracer
-    connection_string = get_settings().appinsights_connection_string
+    try:
+        connection_string = get_settings().appinsights_connection_string
+    except ConfigurationError:
+        return None  # not traced: handle() answers that the app is misconfigured
     if connection_string is None:
         return None
     with _lock:
