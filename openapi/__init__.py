@@ -7,5 +7,5 @@ from shared.http import handle
 from shared.http.request import no_input
 
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, no_input, lambda _: openapi_document(), identify=False)
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return handle(req, no_input, lambda _: openapi_document(), identify=False, context=context)

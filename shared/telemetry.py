@@ -159,7 +159,10 @@ def request_span(req: func.HttpRequest, context: func.Context | None) -> Request
     from opentelemetry import context as otel_context
     from opentelemetry import trace
 
-    url = urlsplit(req.url)
+    try:
+        url = urlsplit(req.url)
+    except ValueError:  # a Host header that names no host
+        url = urlsplit("-")
     route = _route_template(url.path, req.route_params)
     span = tracer.start_span(
         f"{req.method} {route}", context=_host_span(context), kind=trace.SpanKind.SERVER,

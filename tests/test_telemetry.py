@@ -27,6 +27,7 @@ from tests.support import images as samples
 from tests.support.inference import body, sample_url
 from tests.support.model_server import box
 from tests.support.triggers import default_folder, put_picture
+from tests.test_request_path import raw
 
 CONNECTION_STRING = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -256,6 +257,13 @@ def test_a_client_error_is_no_failure_and_the_query_string_is_not_recorded(spans
     refused = request_span(spans, "/api/get-user-id", status=401)
     assert "enduser.id" not in refused.attributes
     assert_no_secret(spans, "function-key-in-the-query")
+
+
+def test_a_host_header_naming_no_host_is_traced_as_well(spans, app):
+    answer = raw(app, b"GET /api/health HTTP/1.1\r\nHost: [\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    [span] = [s for s in finished(spans) if s.attributes.get("faas.trigger") == "http"]
+    assert (span.name, span.attributes["http.response.status_code"]) == ("GET -", 200)
 
 
 def test_the_blob_trigger_has_a_span_with_its_work_under_it(spans, app, client):

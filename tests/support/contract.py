@@ -10,7 +10,7 @@ import gzip
 import json
 import threading
 from collections.abc import Callable
-from functools import cache
+from functools import cache, wraps
 from typing import Any
 
 import azure.functions as func
@@ -91,12 +91,15 @@ VIOLATIONS = Violations()
 class ContractDispatcher(Dispatcher):
     """The local host's dispatcher, checking every function's answer against the document."""
 
-    def entry(self, route: HttpRoute) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    def entry(self, route: HttpRoute) -> Callable[..., func.HttpResponse]:
         function = super().entry(route)
         path = "/" + route.template
 
-        def checked(request: func.HttpRequest) -> func.HttpResponse:
-            response = function(request)
+        # With main's signature, which tells the host what to pass (the request, the context).
+        @wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> func.HttpResponse:
+            response = function(*args, **kwargs)
+            request = next(a for a in (*args, *kwargs.values()) if isinstance(a, func.HttpRequest))
             body = response.get_body() or b""
             if response.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)  # the JSON inside is what the document describes
