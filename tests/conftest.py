@@ -30,6 +30,12 @@ from devhost.services import azurite_connection_string, free_port, start_azurite
 from devhost.settings_file import HostSettings
 from tests.support.contract import VIOLATIONS, ContractDispatcher
 from tests.support.feedback import DETECTIONS, GUESSES, Analyst
+from tests.support.identity_storage import (
+    CLIENT_ID,
+    IDENTITY_HEADER,
+    IdentityStorage,
+    self_signed_certificate,
+)
 from tests.support.model_server import ModelServer
 from tests.support.pgbouncer import PgBouncer, start_pgbouncer
 
@@ -323,3 +329,43 @@ def analyst(client: Client, remote: ModelServer) -> Analyst:
     remote.detector(boxes=DETECTIONS)
     remote.classifier(answer=lambda call: GUESSES)
     return Analyst(client)
+
+
+@pytest.fixture
+def listing(app: App, client: Client) -> dict:
+    """The body of a get-directories of 40 pictures with thumbnails: well above the threshold."""
+    user_id = client.user_id()
+    [(folder_id,)] = app.sql("SELECT default_set_id FROM users WHERE id = %s", [user_id])
+    app.sql(
+        "INSERT INTO picture (picture_set_id, blob_name, content_type, width, height, sha256, metadata)"
+        " SELECT %(f)s, %(u)s || '/' || %(f)s || '/' || n || '.png', 'image/png', 10, 10, md5(n::text),"
+        "        jsonb_build_object('thumbnail', %(u)s || '/' || %(f)s || '/' || n || '.webp')"
+        " FROM generate_series(1, 40) n", {"f": folder_id, "u": user_id})
+    return {"container_name": user_id}
+
+
+@pytest.fixture
+def identity_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IdentityStorage]:
+    """The app's storage through a managed identity, as the template configures it, against
+    tests/support/identity_storage.py's HTTPS server (a token and user delegation keys only).
+    After `app` when a test takes both: its connection string would win."""
+    from shared import settings
+    from shared.settings import STORAGE_SETTING
+
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    server = IdentityStorage(cert_file).start(key_file)
+    monkeypatch.delenv(STORAGE_SETTING, raising=False)
+    for name, value in {
+        f"{STORAGE_SETTING}__blobServiceUri": server.blob_service_uri("nachetabc"),
+        f"{STORAGE_SETTING}__credential": "managedidentity",
+        f"{STORAGE_SETTING}__clientId": CLIENT_ID,
+        # What the platform gives a Flex Consumption app with a managed identity.
+        "IDENTITY_ENDPOINT": server.identity_endpoint,
+        "IDENTITY_HEADER": IDENTITY_HEADER,
+        "REQUESTS_CA_BUNDLE": str(cert_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.reset()
+    yield server
+    settings.reset()
+    server.stop()

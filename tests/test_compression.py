@@ -21,19 +21,6 @@ def raw_post(client: Client, path: str, body: dict, **headers: str) -> tuple[req
     return r, r.raw.read(decode_content=False)
 
 
-@pytest.fixture
-def listing(app, client) -> dict:
-    """The body of a get-directories of 40 pictures with thumbnails: well above the threshold."""
-    user_id = client.user_id()
-    [(folder_id,)] = app.sql("SELECT default_set_id FROM users WHERE id = %s", [user_id])
-    app.sql(
-        "INSERT INTO picture (picture_set_id, blob_name, content_type, width, height, sha256, metadata)"
-        " SELECT %(f)s, %(u)s || '/' || %(f)s || '/' || n || '.png', 'image/png', 10, 10, md5(n::text),"
-        "        jsonb_build_object('thumbnail', %(u)s || '/' || %(f)s || '/' || n || '.webp')"
-        " FROM generate_series(1, 40) n", {"f": folder_id, "u": user_id})
-    return {"container_name": user_id}
-
-
 def test_a_large_answer_is_gzipped_for_a_client_that_takes_it(client, listing):
     plain, plain_body = raw_post(client, "get-directories", listing, **{"Accept-Encoding": "identity"})
     zipped, zipped_body = raw_post(client, "get-directories", listing, **{"Accept-Encoding": "gzip, deflate"})

@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,16 +23,13 @@ from shared import settings, storage
 from shared.errors import ConfigurationError
 from shared.settings import DEVELOPMENT_STORAGE, STORAGE_SETTING, StorageIdentity, load_settings
 from tests.support.identity_storage import (
-    IDENTITY_HEADER,
+    CLIENT_ID,
     OBJECT_ID,
     TENANT_ID,
-    IdentityStorage,
-    self_signed_certificate,
 )
 
 DB = {"NACHET_DB_URL": "postgresql://localhost/x"}
 URI = "https://nachetabc.blob.core.windows.net/"
-CLIENT_ID = "6f0e4c5e-8d4b-4f5a-9a57-3c2b1d0e9f11"
 
 
 @pytest.mark.parametrize(("env", "identity"), [
@@ -67,28 +63,6 @@ def test_bad_identity_settings_are_named(env, problem):
     with pytest.raises(ConfigurationError) as caught:
         load_settings({**DB, **env})
     assert problem in str(caught.value)
-
-
-@pytest.fixture
-def identity_storage(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IdentityStorage]:
-    """The app configured as the template configures it, against the local HTTPS server."""
-    cert_file, key_file = self_signed_certificate(tmp_path)
-    server = IdentityStorage(cert_file).start(key_file)
-    monkeypatch.delenv(STORAGE_SETTING, raising=False)
-    for name, value in {
-        f"{STORAGE_SETTING}__blobServiceUri": server.blob_service_uri("nachetabc"),
-        f"{STORAGE_SETTING}__credential": "managedidentity",
-        f"{STORAGE_SETTING}__clientId": CLIENT_ID,
-        # What the platform gives a Flex Consumption app with a managed identity.
-        "IDENTITY_ENDPOINT": server.identity_endpoint,
-        "IDENTITY_HEADER": IDENTITY_HEADER,
-        "REQUESTS_CA_BUNDLE": str(cert_file),
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings.reset()
-    yield server
-    settings.reset()
-    server.stop()
 
 
 def sas(url: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 IDENTITY_HEADER = "identity-header-for-tests"
 OBJECT_ID = "5a1b2c3d-0000-4000-8000-00000000beef"  # the identity, as keys name it (skoid)
 TENANT_ID = "7e8f9a0b-0000-4000-8000-00000000cafe"
+CLIENT_ID = "6f0e4c5e-8d4b-4f5a-9a57-3c2b1d0e9f11"  # the managed identity the template gives the app
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
