@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,7 +23,8 @@ def ahead(
     with ThreadPoolExecutor(window, thread_name_prefix=name) as pool:
         try:
             for item in items:
-                pending.append((item, pool.submit(work, item)))
+                # In a copy of the caller's context: the work's spans are its request's (shared.telemetry).
+                pending.append((item, pool.submit(copy_context().run, work, item)))
                 if len(pending) >= window:
                     yield pending.popleft()
             while pending:

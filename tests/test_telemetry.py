@@ -18,12 +18,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from devhost.blob_triggers import BlobTriggerRunner
 from shared import settings
 from tests.conftest import ROOT, App, Client, assert_error, principal_header
 from tests.support import images as samples
+from tests.support.feedback import box_ids, ok
 from tests.support.identity_storage import IDENTITY_HEADER
 from tests.support.inference import body, sample_url
 from tests.support.model_server import box
@@ -214,6 +216,8 @@ def test_inference_through_remote_models_has_model_storage_and_database_spans(sp
     # Under the SDK's span of the operation, under the request.
     [operation] = [s for s in below if s.context.span_id == upload.parent.span_id]
     assert operation.name == "ContainerClient.upload_blob"
+    # The thumbnail, written beside the models on another thread.
+    assert [s for s in storage_spans(below, "PUT") if blob_path(s).endswith(".webp")]
     assert any("INSERT INTO inference " in q for q in statements(below))
     assert_no_secret(spans, client.email, "key-for-tests", "Bearer", remote.base_url,
                      os.environ["NACHET_BLOB_PIPELINE_DECRYPTION_KEY"], image.split(",", 1)[1][:64])
@@ -260,6 +264,23 @@ def test_builtin_inference_is_traced_without_model_spans(spans, client):
     [upload] = [s for s in storage_spans(below, "PUT") if blob_path(s).endswith(".png")]
     assert f"/{user_id}/" in blob_path(upload)
     assert any("INSERT INTO inference " in q for q in statements(below))
+
+
+def test_the_export_reads_its_pictures_under_its_request(spans, app, analyst, monkeypatch):
+    monkeypatch.setenv("NACHET_LOCAL_FUNCTION_KEY", "operator-key")
+    inference = analyst.infer()
+    ok(analyst.positive(inference, box_ids(inference)))
+    [(blob,)] = app.sql("SELECT blob_name FROM picture")
+    spans.clear()
+    r = requests.post(f"{app.base_url}/export-dataset", json={"format": "coco", "name": "traced"}, timeout=60,
+                      headers={"x-functions-key": "operator-key", **traceparent()})
+    assert r.status_code == 200, r.text
+    span = request_span(spans, "/api/export-dataset", status=200)
+    below = under(spans, span)
+    # The picture, read on the export's reading threads (shared.parallel), and the archive.
+    assert [s for s in storage_spans(below, "GET") if blob_path(s).endswith(blob)]
+    assert [s for s in storage_spans(below, "PUT") if "traced.zip" in blob_path(s)]
+    assert_no_secret(spans, "operator-key")
 
 
 def test_a_client_error_is_no_failure_and_the_query_string_is_not_recorded(spans, client):
