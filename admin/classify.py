@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from admin.progress import progress_bar
+from shared import images
 from shared.errors import AppError
 from shared.parallel import ahead
 from shared.services.classify import Classified, classify, load_pipeline
@@ -92,7 +93,7 @@ def _pictures(paths: list[Path]) -> list[Path] | str:
     for path in paths:
         if path.is_dir():
             found += sorted(p for p in path.rglob("*")
-                            if p.is_file() and p.suffix.lower().lstrip(".") in extensions)
+                            if p.is_file() and images.accepted_suffix(p.suffix, extensions))
         elif path.is_file():
             found.append(path)
         else:

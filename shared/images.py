@@ -19,16 +19,40 @@ if TYPE_CHECKING:
     from PIL import ImageDraw
     from PIL.Image import Image
 
-# Pillow format name -> the extension used in blob names.
-EXTENSIONS = {
-    "JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "WEBP": "webp",
-    "MPO": "jpg",
+@dataclass(frozen=True)
+class Format:
+    """A supported format; FORMATS holds them by Pillow's name."""
+
+    extension: str  # in blob names
+    mime_type: str  # stored and sent back
+    # How NACHET_VALID_EXTENSION and a claimed image/<type> may name it; the first is reported.
+    names: tuple[str, ...]
+
+
+_JPEG = Format("jpg", "image/jpeg", ("jpeg", "jpg", "pjpeg"))
+FORMATS = {
+    "JPEG": _JPEG,
+    "MPO": _JPEG,  # a JPEG with extra frames (phone cameras)
+    "PNG": Format("png", "image/png", ("png", "x-png")),
+    "GIF": Format("gif", "image/gif", ("gif",)),
+    "BMP": Format("bmp", "image/bmp", ("bmp", "x-ms-bmp", "x-bmp")),
+    "TIFF": Format("tiff", "image/tiff", ("tiff", "tif")),
+    "WEBP": Format("webp", "image/webp", ("webp",)),
 }
-# Pillow format name -> the MIME type stored and sent back.
-MIME_TYPES = {
-    "JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "BMP": "image/bmp",
-    "TIFF": "image/tiff", "WEBP": "image/webp", "MPO": "image/jpeg",
-}
+
+
+def check_accepted(pillow_format: str, accepted: frozenset[str]) -> None:
+    """Raises UnsupportedMediaType unless `accepted` (NACHET_VALID_EXTENSION) names the
+    format by one of its names (jpg or jpeg, tif or tiff…)."""
+    names = FORMATS[pillow_format].names
+    if accepted.isdisjoint(names):
+        raise UnsupportedMediaType(f"{names[0]} images are not accepted (NACHET_VALID_EXTENSION)")
+
+
+def accepted_suffix(suffix: str, accepted: frozenset[str]) -> bool:
+    """Whether a file named *.`suffix` (.JPG, tif…) is of a format that `accepted` names."""
+    name = suffix.lower().lstrip(".")
+    return any(name in f.names and not accepted.isdisjoint(f.names) for f in FORMATS.values())
 
 
 @dataclass(frozen=True)
@@ -65,11 +89,11 @@ class DecodedImage:
 
     @property
     def extension(self) -> str:
-        return EXTENSIONS[self.format]
+        return FORMATS[self.format].extension
 
     @property
     def content_type(self) -> str:
-        return MIME_TYPES[self.format]
+        return FORMATS[self.format].mime_type
 
 
 def sha256_hex(data: bytes) -> str:
@@ -120,7 +144,7 @@ def _open(data: bytes, max_pixels: int) -> Image:
     PILImage.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check, as a second line
     # Only the supported formats' parsers ever see the bytes. MPO has no opener of its
     # own (the JPEG parser opens it), and naming it raises KeyError for non-images.
-    img = PILImage.open(io.BytesIO(data), formats=[f for f in EXTENSIONS if f != "MPO"])
+    img = PILImage.open(io.BytesIO(data), formats=[f for f in FORMATS if f != "MPO"])
     if img.width * img.height > max_pixels:
         raise PayloadTooLarge(f"the image has more than {max_pixels} pixels")
     return img
@@ -226,7 +250,7 @@ def training_file(data: bytes, *, max_pixels: int) -> tuple[bytes, str]:
         img = _open(data, max_pixels)
         fmt = _format(img)
         if fmt in _TRAINING_FORMATS and _orientation(img) == 1:
-            return data, EXTENSIONS[fmt]
+            return data, FORMATS[fmt].extension
     return encode(decode(data, max_pixels=max_pixels).image, "PNG"), "png"
 
 

@@ -60,7 +60,7 @@ class Settings:
     thumbnails_container: str
     exports_container: str
     max_content_bytes: int
-    valid_extensions: frozenset[str]
+    valid_extensions: frozenset[str]  # as listed, lower case; shared.images.check_accepted reads them
     max_width: int
     max_height: int
     max_image_pixels: int
@@ -148,12 +148,8 @@ def _extensions(r: _Reader) -> frozenset[str]:
     if not (isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)):
         r.problems.append('NACHET_VALID_EXTENSION must be a JSON list of formats like ["png","jpeg"]')
         value = DEFAULT_EXTENSIONS
-    names = {v.lower().lstrip(".") for v in value}
-    # jpg and jpeg are one format, and so are tif and tiff: either name accepts both.
-    for same in ({"jpg", "jpeg"}, {"tif", "tiff"}):
-        if names & same:
-            names |= same
-    return frozenset(names)
+    # As listed: shared.images knows each format's other names (jpg for jpeg, tif for tiff).
+    return frozenset(v.lower().lstrip(".") for v in value)
 
 
 def _origins(r: _Reader) -> tuple[str, ...]:

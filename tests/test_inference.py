@@ -189,7 +189,7 @@ def test_picture_of_an_unaccepted_format_is_415(app, client, user, monkeypatch):
 
     monkeypatch.setenv("NACHET_VALID_EXTENSION", '["jpeg"]')
     settings.reset()
-    assert_error(client.post("inf", body(user, sample_url())), 415, "PNG")
+    assert_error(client.post("inf", body(user, sample_url())), 415, "PNG", "NACHET_VALID_EXTENSION")
     nothing_stored(app)
 
 

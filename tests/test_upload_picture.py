@@ -221,9 +221,20 @@ def test_format_not_in_valid_extensions_is_415(app, user, monkeypatch):
     settings.reset()
     session = user.new_batch()
     jpeg = user.upload_body(session, image_bytes(1, fmt="JPEG"))
-    assert_error(user.post("upload-picture", jpeg), 415, "JPEG")
+    assert_error(user.post("upload-picture", jpeg), 415, "JPEG", "NACHET_VALID_EXTENSION")
     user.upload(session, image_bytes(1))
     assert len(app.blobs()) == 1
+
+
+def test_valid_extension_names_a_format_by_any_of_its_names(app, user, monkeypatch):
+    # One table (shared.images.FORMATS) says which names each format goes by.
+    monkeypatch.setenv("NACHET_VALID_EXTENSION", '["TIF", ".jpg"]')
+    settings.reset()
+    session = user.new_batch()
+    user.upload(session, image_bytes(1, fmt="TIFF"))
+    user.upload(session, image_bytes(2, fmt="JPEG"))
+    assert_error(user.post("upload-picture", user.upload_body(session, image_bytes(3))), 415, "png")
+    assert sorted(blob.rpartition(".")[2] for blob in app.blobs()) == ["jpg", "tiff"]
 
 
 def test_image_over_the_size_limit_is_413(app, user, monkeypatch):

@@ -28,7 +28,7 @@ def annotate(picture: images.DecodedImage, inference: dict[str, Any]) -> tuple[b
     encoded as a JPEG when it was one, else as a PNG; and its content type."""
     drawn = images.draw_outlines(picture.image, outlines(inference))
     fmt = "JPEG" if picture.format in ("JPEG", "MPO") else "PNG"
-    return images.encode(drawn, fmt), images.MIME_TYPES[fmt]
+    return images.encode(drawn, fmt), images.FORMATS[fmt].mime_type
 
 
 def _rgb(color: str | list[int]) -> tuple[int, int, int]:

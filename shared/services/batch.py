@@ -9,7 +9,7 @@ from uuid import UUID
 from shared import images
 from shared.db import connection
 from shared.db.queries import folders, pictures, seeds
-from shared.errors import NotFound, UnsupportedMediaType
+from shared.errors import NotFound
 from shared.picture_blobs import stored_picture
 from shared.services.folders import create_folder, owned_folder
 from shared.settings import get_settings
@@ -69,8 +69,7 @@ def upload_picture(req: Upload) -> list[bool]:
 
     settings = get_settings()
     picture = images.decode(data, max_pixels=settings.max_image_pixels)
-    if picture.extension not in settings.valid_extensions:
-        raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
+    images.check_accepted(picture.format, settings.valid_extensions)
     metadata = {key: value for key, value in (("zoom_level", req.zoom_level), ("nb_seeds", req.nb_seeds))
                 if value is not None}
     try:

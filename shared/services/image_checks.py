@@ -20,17 +20,6 @@ from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMedi
 from shared.settings import get_settings
 
 THUMBNAIL_PX = 256
-# Pillow format -> the names that NACHET_VALID_EXTENSION and a claimed image/<type> may
-# use for it; the first is the one reported.
-_FORMAT_NAMES = {
-    "JPEG": ("jpeg", "jpg", "pjpeg"),
-    "MPO": ("jpeg", "jpg", "pjpeg"),  # a JPEG with extra frames (phone cameras)
-    "PNG": ("png", "x-png"),
-    "GIF": ("gif",),
-    "BMP": ("bmp", "x-ms-bmp", "x-bmp"),
-    "TIFF": ("tiff", "tif"),
-    "WEBP": ("webp",),
-}
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ class Inspection:
 
 def format_name(pillow_format: str) -> str:
     """The format's lower-case name as API.md and NACHET_VALID_EXTENSION spell it (jpeg, png…)."""
-    return _FORMAT_NAMES[pillow_format][0]
+    return images.FORMATS[pillow_format].names[0]
 
 
 def _probe(data: bytes) -> images.ImageInfo:
@@ -72,9 +61,8 @@ def _probe(data: bytes) -> images.ImageInfo:
 
 def _check_facts(info: images.ImageInfo, claimed_type: str | None) -> None:
     settings = get_settings()
-    names = _FORMAT_NAMES[info.format]
-    if not settings.valid_extensions.intersection(names):
-        raise UnsupportedMediaType(f"{names[0]} images are not accepted (NACHET_VALID_EXTENSION)")
+    images.check_accepted(info.format, settings.valid_extensions)
+    names = images.FORMATS[info.format].names
     claimed = (claimed_type or "").lower()
     if not (claimed.startswith("image/") and claimed.removeprefix("image/") in names):
         raise BadRequest(

@@ -12,7 +12,7 @@ from shared.db import connection
 from shared.db.pool import Connection
 from shared.db.queries import inferences, pictures, pipelines
 from shared.db.queries.inferences import BoxRow, GuessRow, InferenceRow
-from shared.errors import NotFound, UnsupportedMediaType
+from shared.errors import NotFound
 from shared.picture_blobs import NewPicture, stored_picture
 from shared.pipeline.postprocess import Box, label_colors, postprocess
 from shared.pipeline.runner import PipelineRun, run_pipeline
@@ -90,8 +90,7 @@ def decode_picture(data: bytes, *, in_background: bool = False) -> images.Decode
     Raises UnsupportedMediaType, PayloadTooLarge."""
     settings = get_settings()
     picture = images.decode(data, max_pixels=settings.max_image_pixels, in_background=in_background)
-    if picture.extension not in settings.valid_extensions:
-        raise UnsupportedMediaType(f"{picture.format} images are not accepted here")
+    images.check_accepted(picture.format, settings.valid_extensions)
     return picture
 
 
