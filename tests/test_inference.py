@@ -13,6 +13,7 @@ from PIL import Image
 from shared.errors import DependencyUnavailable, ModelEndpointFailed
 from shared.pipeline.types import Detection, Guess
 from tests.conftest import assert_error
+from tests.support.hung_storage import eventually, hung_uploads
 from tests.support.images import data_url
 from tests.support.inference import add_pipeline, body, nothing_stored, sample_url
 from tests.support.synthetic_seeds import SAMPLE_PATH, make_seed_picture
@@ -273,6 +274,22 @@ def test_storage_failing_leaves_nothing(app, client, user, monkeypatch):
     monkeypatch.setattr(storage, "upload", down)
     assert_error(client.post("inf", body(user, sample_url())), 503, "storage")
     nothing_stored(app)
+
+
+def test_storage_that_hangs_is_503_in_time_and_both_blobs_go_once_it_ends(app, client, user, monkeypatch):
+    # The picture and its thumbnail are written beside the models: with a storage that
+    # hangs, /inf answers after UPLOAD_WAIT_S, and what both writes store in the end is
+    # deleted then.
+    from shared import settings
+
+    with hung_uploads(monkeypatch) as hung:
+        assert_error(client.post("inf", body(user, sample_url())), 503, "storage", "in time")
+    names = settings.get_settings()
+    thumbnails = names.thumbnails_container
+    eventually(lambda: len(hung.written) == 2 and not app.blobs() and not app.blobs(thumbnails))
+    assert sorted(hung.written) == sorted([names.pictures_container, thumbnails])
+    nothing_stored(app)
+    assert app.blobs(thumbnails) == []
 
 
 @pytest.mark.parametrize("query", ["pictures.insert", "inferences.insert"])

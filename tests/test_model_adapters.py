@@ -4,9 +4,12 @@ what is sent, how answers are read, bounded concurrency, retries, timeouts and f
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import io
 import logging
+import threading
+import time
 import uuid
 
 import pytest
@@ -286,6 +289,35 @@ def test_hanging_endpoint_is_504_and_not_retried(model_server, monkeypatch):
                                           square_detections(picture)[:1])
     assert caught.value.status == 504 and "swin-slow" in caught.value.message
     assert len(model_server.calls("swin-slow")) == 1
+
+
+def test_a_call_waits_for_a_free_slot_a_bounded_time(model_server, monkeypatch):
+    # A hung endpoint holds its slots until the read timeout: the calls queued behind them
+    # answer 504 rather than wait for every call ahead of them in turn.
+    from shared.pipeline import endpoint_client
+
+    use(monkeypatch, NACHET_MODEL_MAX_IN_FLIGHT="1")
+    url = model_server.classifier(hang=True, name="swin-hung")
+    spec, picture = model(url, name="swin-hung"), squares_picture()
+    classify = get_adapter("azureml-classifier")
+    ahead = threading.Thread(target=lambda: suppress_timeout(classify, spec, picture))
+    ahead.start()
+    try:
+        deadline = time.monotonic() + 30  # a deadlock detector, not a timing
+        while not model_server.calls("swin-hung") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        monkeypatch.setattr(endpoint_client, "_slot_wait_s", lambda: 0.2)  # instead of the read timeout
+        with pytest.raises(ModelEndpointTimeout) as caught:
+            classify(spec, picture, square_detections(picture)[:1])
+        assert caught.value.status == 504 and "swin-hung is busy" in caught.value.message
+        assert len(model_server.calls("swin-hung")) == 1  # it never reached the endpoint
+    finally:
+        ahead.join(30)
+
+
+def suppress_timeout(classify, spec: ModelSpec, picture: DecodedImage) -> None:
+    with contextlib.suppress(ModelEndpointTimeout):
+        classify(spec, picture, square_detections(picture)[:1])
 
 
 def test_one_crop_failing_fails_the_call(model_server):

@@ -17,6 +17,7 @@ from shared.errors import DependencyUnavailable
 from tests.conftest import Client, assert_error
 from tests.support.feedback import Analyst, box_ids, ok
 from tests.support.folders import User, assert_consistent, image_bytes, state
+from tests.support.hung_storage import eventually, hung_uploads
 from tests.support.images import data_url
 
 
@@ -263,6 +264,21 @@ def test_storage_down_is_503_and_leaves_nothing(app, user, monkeypatch):
 
     monkeypatch.setattr(storage, "upload", down)
     assert_error(user.post("upload-picture", user.upload_body(session, image_bytes(1))), 503, "storage")
+    assert state(app) == ([], [])
+
+
+def test_storage_that_hangs_is_503_in_time_and_leaves_nothing_once_it_ends(app, user, monkeypatch):
+    # Every request's upload goes through the same four threads: more requests than that
+    # against a hung storage each answer within UPLOAD_WAIT_S, queued or not, and each blob
+    # that a hung upload writes in the end is deleted then.
+    session = user.new_batch()
+    bodies = [user.upload_body(session, image_bytes(n)) for n in range(6)]
+    with hung_uploads(monkeypatch) as hung, ThreadPoolExecutor(len(bodies)) as requests:
+        answers = list(requests.map(lambda body: user.post("upload-picture", body), bodies))
+    for r in answers:
+        assert_error(r, 503, "storage", "in time")
+    eventually(lambda: len(hung.written) == 4 and state(app) == ([], []))
+    assert len(hung.written) == 4  # the two uploads still queued were never made
     assert state(app) == ([], [])
 
 

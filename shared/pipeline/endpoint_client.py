@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import cookiejar
 from typing import TYPE_CHECKING, Any, Self
 
@@ -107,6 +109,27 @@ def _gate(model: ModelSpec) -> threading.BoundedSemaphore:
         return gate
 
 
+def _slot_wait_s() -> float:
+    # A call holds its slot about one read timeout at most, unless its endpoint misbehaves
+    # (retries, a trickling answer): waiting longer would queue every inference of this
+    # instance behind a hung endpoint.
+    return get_settings().model_read_timeout_s
+
+
+@contextmanager
+def _in_flight(model: ModelSpec) -> Iterator[None]:
+    """Hold one of `model`'s in-flight slots. Raises ModelEndpointTimeout when none frees in time."""
+    gate = _gate(model)
+    if not gate.acquire(timeout=_slot_wait_s()):
+        log.warning("model %s: no free slot of %d in flight", model.name, get_settings().model_max_in_flight)
+        raise ModelEndpointTimeout(f"model {model.name} is busy: its calls in flight from this instance "
+                                   "did not end in time")
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 @on_reset
 def close_session() -> None:
     """Drop the session and the in-flight limits; the next call builds them from the settings."""
@@ -148,12 +171,14 @@ def _decrypted(model: ModelSpec, token: str, what: str) -> str:
 def post(model: ModelSpec, body: bytes) -> Any:
     """POST `body` to `model`'s endpoint (as `model.content_type`, with its key and
     deployment; both decrypted for this call only) and return the JSON answer; waits while the model has
-    `model_max_in_flight` requests in flight from this process. Traced as a span naming the
-    model, with the answer's status and the retries (never the endpoint, key or body).
+    `model_max_in_flight` requests in flight from this process, at most the read timeout.
+    Traced as a span naming the model, with the answer's status and the retries (never the
+    endpoint, key or body).
 
     Raises ModelEndpointTimeout (504) when the endpoint takes longer than the read timeout
-    or cannot be connected to in time, and ModelEndpointFailed (502) when it cannot be
-    reached, answers an error status after the retries, or answers anything but JSON.
+    or cannot be connected to in time, or no slot frees in time, and ModelEndpointFailed (502)
+    when it cannot be reached, answers an error status after the retries, or answers
+    anything but JSON.
     """
     # Not HTTP's attributes: Application Insights would name the dependency by the URL's path.
     attributes = {"peer.service": model.name, "nachet.model.name": model.name}
@@ -192,7 +217,7 @@ def _send(model: ModelSpec, body: bytes) -> requests.Response:
     if model.deployment:
         headers[model.deployment_header] = model.deployment
     try:
-        with _gate(model):
+        with _in_flight(model):
             return _get_session().post(
                 endpoint, data=body, headers=headers, allow_redirects=False,
                 timeout=(settings.model_connect_timeout_s, settings.model_read_timeout_s),
