@@ -292,6 +292,17 @@ def test_storage_that_hangs_is_503_in_time_and_both_blobs_go_once_it_ends(app, c
     assert app.blobs(thumbnails) == []
 
 
+def test_a_thumbnail_that_is_not_written_in_time_is_left_to_the_blob_trigger(app, client, user, monkeypatch):
+    from shared import settings
+
+    thumbnails = settings.get_settings().thumbnails_container
+    with hung_uploads(monkeypatch, only=thumbnails):
+        r = client.post("inf", body(user, sample_url()))
+        assert r.status_code == 200, r.text
+        [(metadata,)] = app.sql("SELECT metadata FROM picture")
+        assert "thumbnail" not in (metadata or {})  # no row names a thumbnail not written yet
+
+
 @pytest.mark.parametrize("query", ["pictures.insert", "inferences.insert"])
 def test_database_failing_after_the_upload_removes_the_blob(app, client, user, monkeypatch, query):
     from shared.db import queries

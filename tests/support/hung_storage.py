@@ -19,15 +19,16 @@ class HungUploads:
 
 
 @contextmanager
-def hung_uploads(monkeypatch: pytest.MonkeyPatch) -> Iterator[HungUploads]:
-    """Every upload waits until the block ends, then writes its blob."""
+def hung_uploads(monkeypatch: pytest.MonkeyPatch, *, only: str | None = None) -> Iterator[HungUploads]:
+    """Every upload (`only` into that container) waits until the block ends, then writes its blob."""
     from shared import picture_blobs, storage
 
     hung = HungUploads()
     real_upload = storage.upload
 
     def upload(container: str, name: str, *args: object, **kwargs: object) -> None:
-        hung.released.wait(60)
+        if only in (None, container):
+            hung.released.wait(60)
         real_upload(container, name, *args, **kwargs)  # type: ignore[arg-type]
         hung.written.append(container)
 
