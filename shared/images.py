@@ -1,5 +1,5 @@
 """The only module that imports Pillow: decoding with size and pixel caps, the real
-format from the bytes, EXIF orientation, crops and thumbnails."""
+format from the bytes, EXIF orientation, RGB conversion, crops, thumbnails and pixel arrays."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from shared.errors import PayloadTooLarge, UnsupportedMediaType
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import ImageDraw
     from PIL.Image import Image
 
@@ -102,16 +103,34 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _to_rgb(img: Image) -> Image:
+    """`img` in RGB: 16-bit grey scaled to 8 bits, transparent pixels on white (pictures
+    with transparency are cut-outs from a bright background), any other mode converted."""
     from PIL import Image as PILImage
 
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit grey: scale to 8 bits instead of clipping everything to white.
         img = img.point(lambda v: v / 256).convert("L")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    # A transparency key (palette, grey or RGB) counts as an alpha channel.
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         img = img.convert("RGBA")
         background = PILImage.new("RGBA", img.size, (255, 255, 255, 255))
         img = PILImage.alpha_composite(background, img)
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def rgb_array(img: Image, *, longest_px: int) -> np.ndarray:
+    """`img` as an array of RGB values in 0..1 (rows, columns, 3), float32, converted as
+    `decode` converts (transparency on white) and shrunk by averaging so that its longest
+    side is at most `longest_px`."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    img = _to_rgb(img)
+    factor = max(img.size) / longest_px
+    if factor > 1:
+        size = (max(1, round(img.width / factor)), max(1, round(img.height / factor)))
+        img = img.resize(size, PILImage.Resampling.BOX)
+    return np.asarray(img, dtype=np.float32) / np.float32(255)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,7 @@ from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
 from shared.settings import get_settings, on_reset
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
-
-    from shared.images import DecodedImage
+    from shared.images import DecodedImage, Image
 
 _CORNERS = ("topX", "topY", "bottomX", "bottomY")
 # A detector's request: {"input_data": {"columns": ["image"], "index": [0], "data": [<base64>]}}
