@@ -1,6 +1,6 @@
 """The published web client, unchanged but for its backend URL, in Debian's Chromium
 against the app in local mode with nothing configured, as an analyst works: load, a new
-folder, a classified picture, feedback on boxes (confirm, each
+folder, a classified picture, a frame from the camera, feedback on boxes (confirm, each
 correction, a box the model missed), a batch upload, folder deletion and the model list.
 Each step is checked on the page and on the browser's network log; what the client does
 was read from its source (ai-cfia/nachet-frontend 758a1fd). Screenshots of each step are
@@ -183,6 +183,29 @@ def test_an_analyst_loads_the_client_makes_a_folder_and_classifies_the_sample(ap
     # The picture went into the selected folder.
     assert app.sql("SELECT ps.name FROM inference i JOIN picture p ON p.id = i.picture_id"
                    " JOIN picture_set ps ON ps.id = p.picture_set_id") == [("Lot-A",)]
+    browser.check_session()
+
+
+def test_a_frame_from_the_camera_is_classified_without_a_false_seed(app, browser):
+    page = browser.page
+    open_client(browser)
+    # 4. CAPTURE a frame of Chromium's fake camera once its stream plays, then CLASSIFY.
+    page.wait_for_function("() => { const v = document.querySelector('video');"
+                           " return v !== null && v.readyState >= 2 && v.videoWidth > 0; }")
+    page.get_by_role("button", name="CAPTURE", exact=True).click()
+    expect(page.get_by_text("Capture 1", exact=True)).to_be_visible()  # in the captures list
+    show_captures(page)
+    sent, result = classify(browser)
+    assert sent["image"].startswith("data:image/png;base64,")
+    width, height = sent["imageDims"]
+    assert (width, height) == (1920, 1080)  # the frame at the size the client asks the camera for
+    assert result["totalBoxes"] == len(result["boxes"])
+    for box in result["boxes"]:  # the fake camera's frame is no seed picture: no box takes it all
+        b = box["box"]
+        area = (b["bottomX"] - b["topX"]) * (b["bottomY"] - b["topY"])
+        assert area <= width * height / 2, box
+    shows(page, result)
+    browser.shot("4-camera")
     browser.check_session()
 
 
