@@ -58,12 +58,13 @@ def detect_seeds(image: Image) -> list[Detection]:
         return []  # no plain background: not a picture of seeds
     sharp = _strength(rgb, *fit)
     # Averaging neighbours steadies the mask against noise; the boxes still come from the pixels.
-    strength = ndimage.uniform_filter(sharp, size=3)
+    strength = _local_mean(sharp)
     mask = _fill_holes(_seed_mask(strength))
     min_side = _MIN_SIDE_FRACTION * max(height, width)
     # Inked pixels: at least half as strong as the strongest nearby. Letters stay apart and
     # keep their thin strokes; a seed's coat is one piece.
-    inked = (sharp >= 1.0) & (sharp >= 0.5 * ndimage.maximum_filter(sharp, size=5))
+    half_peak = 0.5 * _local_max(sharp, 5)
+    inked = (sharp >= 1.0) & (sharp >= half_peak)
     # Overlays: drawn shapes (a badge, or a bar over a badge of the background's colour) and text.
     mask &= ~(_drawn(mask, min_side) | _drawn(inked, min_side))
     mask &= ~_text(inked, rgb, sharp, min_side / 4, 0.1 * min(height, width))
@@ -71,10 +72,10 @@ def detect_seeds(image: Image) -> list[Detection]:
     # Strokes: the pixels from the weak level up that are at least half as strong as the
     # strongest nearby, pinholes closed (a faint seed's noise makes them): a seed's coat is
     # one piece, a line stays as thin as it was and a letter keeps its bays.
-    stroked = (sharp >= _WEAK_LEVEL) & (sharp >= 0.5 * ndimage.maximum_filter(sharp, size=5))
+    stroked = (sharp >= _WEAK_LEVEL) & (sharp >= half_peak)
     stroked = ndimage.binary_closing(stroked, np.ones((3, 3)))
     # The frame's edge counts as background here: a fibre cut by the edge is still thin.
-    thickness = ndimage.distance_transform_edt(np.pad(stroked, 1))[1:-1, 1:-1]
+    thickness = _thickness(stroked, body)
     # Letters of a label the text rows missed (a bold or monospaced font, letters touching),
     # and hairs and fibres whole, before a split cuts them into short pieces.
     pieces, _ = ndimage.label(body)
@@ -84,21 +85,21 @@ def detect_seeds(image: Image) -> list[Detection]:
         if thin or _glyph_like(piece, inked[where], stroked[where], where, (height, width)):
             body[where] &= ~piece
     segments, count = _split(body, min_side / 5)
-    colours = ndimage.gaussian_filter(rgb, (1, 1, 0))
-    segments, count = _cut_overlaps(segments, count, body, colours, min_side**2 / 2)
-    segments = _follow_colour_edges(segments, body, colours)
+    segments, count = _cut_overlaps(segments, count, body, rgb, min_side**2 / 2)
+    segments = _follow_colour_edges(segments, body, rgb)
     if count == 0:
         return []
     index = np.arange(1, count + 1)
     areas = ndimage.sum_labels(body, segments, index)
-    strokes = 2 * ndimage.maximum(thickness, segments, index)
     contrasts = ndimage.mean(strength, segments, index)
     # How steeply each piece rises from the background, against its contrast: a seed's edge
     # is sharp, a patch of an uneven background (a gradient, a texture) fades in.
     outline = body & ~ndimage.binary_erosion(body, border_value=1)
-    slope = np.hypot(ndimage.sobel(strength, 0), ndimage.sobel(strength, 1)) / 8
+    ys, xs = np.nonzero(outline)
+    owners = segments[ys, xs]
+    slope = np.bincount(owners, _slope_at(strength, ys, xs), minlength=count + 1)[1:]
     with np.errstate(invalid="ignore"):  # a piece with no outline of its own has no slope
-        edges = np.nan_to_num(ndimage.mean(slope, np.where(outline, segments, 0), index)) / contrasts
+        edges = np.nan_to_num(slope / np.bincount(owners, minlength=count + 1)[1:]) / contrasts
 
     found: list[tuple[_Box, float]] = []
     for label, where in enumerate(ndimage.find_objects(segments), start=1):
@@ -109,13 +110,13 @@ def detect_seeds(image: Image) -> list[Detection]:
         area = float(areas[label - 1])
         if max(box_w, box_h) < min_side or area < min_side**2 / 2:
             continue  # dust
-        if strokes[label - 1] < _MIN_STROKE * np.sqrt(area):
-            continue  # too thin for a seed: a hair, a fibre, a drawn line
         if area > 0.5 * height * width or edges[label - 1] < _MIN_EDGE:
             continue  # no seed: more than half the frame, or a patch of uneven background
         if area < _MIN_BOX_FILL * box_w * box_h or (box_w > 0.9 * width and box_h > 0.9 * height):
             continue  # a box mostly of background, or of the whole frame, is no seed's
         blob = segments[rows, cols] == label
+        if 2 * thickness[rows, cols][blob].max() < _MIN_STROKE * np.sqrt(area):
+            continue  # too thin for a seed: a hair, a fibre, a drawn line
         size_score = min(1.0, area / (4 * min_side**2))
         contrast_score = 1 - np.exp(-float(contrasts[label - 1]) / 2)
         confidence = contrast_score * _fill(blob) * size_score**0.5
@@ -127,6 +128,39 @@ def detect_seeds(image: Image) -> list[Detection]:
         fractions = FractionBox(left / width, top / height, right / width, bottom / height)
         detections.append(Detection(fractions, (Guess(LABEL, confidence),)))
     return detections
+
+
+def _thickness(stroked: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Return each stroked pixel's distance to the nearest pixel that is not, the frame's edge
+    counting as not stroked, on the strokes that reach `where` (zero elsewhere). Stroke by
+    stroke on its box, not on the frame: the same, as the pixel nearest any of a stroke's
+    that is not its own is not stroked."""
+    import numpy as np
+    from scipy import ndimage
+
+    thickness = np.zeros(stroked.shape)
+    strokes, _ = ndimage.label(stroked)
+    boxes = ndimage.find_objects(strokes)
+    for label in np.unique(strokes[where & stroked]):
+        rows, cols = boxes[label - 1]
+        own = strokes[rows, cols] == label
+        thickness[rows, cols][own] = ndimage.distance_transform_edt(np.pad(own, 1))[1:-1, 1:-1][own]
+    return thickness
+
+
+def _slope_at(values: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Return the steepness of `values` at the pixels (ys, xs): the Sobel gradient's length
+    over 8, as `ndimage.sobel` (edges reflected) gives it, computed at those pixels only."""
+    import numpy as np
+
+    padded = np.pad(values, 1, mode="symmetric")  # numpy's "symmetric" is ndimage's "reflect"
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return padded[ys + 1 + dy, xs + 1 + dx]
+
+    down = at(1, -1) + 2 * at(1, 0) + at(1, 1) - (at(-1, -1) + 2 * at(-1, 0) + at(-1, 1))
+    across = at(-1, 1) + 2 * at(0, 1) + at(1, 1) - (at(-1, -1) + 2 * at(0, -1) + at(1, -1))
+    return np.hypot(down, across) / 8
 
 
 def _glyph_like(
@@ -181,9 +215,11 @@ def _fit_background(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     height, width = rgb.shape[:2]
     step = max(1, -(-max(height, width) // _GRID_SIDE))
     rows, cols = height // step, width // step
-    cells = rgb[: rows * step, : cols * step].reshape(rows, step, cols, step, 3)
-    means = cells.mean(axis=(1, 3))
-    spread = cells.mean(axis=4).std(axis=(1, 3))
+    # Sums over contiguous runs of memory: numpy's reductions over short strided axes are slow.
+    sums = rgb[: rows * step, : cols * step].reshape(rows, step, cols, step * 3).sum(axis=1)
+    means = sums.reshape(rows, cols, step, 3).sum(axis=2) / (step * step)
+    luma = _luma(rgb)[: rows * step, : cols * step].reshape(rows, step, cols, step)
+    spread = luma.std(axis=(1, 3))
     # Plain cells: no edge, no texture beyond the noise (the quietest quarter sets the noise).
     plain = spread <= max(0.012, 2.5 * float(np.percentile(spread, 25)))
 
@@ -232,13 +268,18 @@ def _fit_background(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     # a matrix product: BLAS's own threads, in many request threads at once, spin on a core.
     x_axis = -1 + 2 * ((np.arange(width) + 0.5) / step - 0.5) / max(cols - 1, 1)
     y_axis = -1 + 2 * ((np.arange(height) + 0.5) / step - 0.5) / max(rows - 1, 1)
-    surface = np.zeros((height, width, 3), np.float32)
-    for j in range(_FIT_DEGREE + 1):
-        in_x = np.zeros((width, 3))
-        for (i, jj), c in zip(terms, coefficients, strict=True):
-            if jj == j:
-                in_x += x_axis[:, None] ** i * c
-        surface += (y_axis[:, None, None] ** j * in_x[None]).astype(np.float32)
+    in_x = np.zeros((_FIT_DEGREE + 1, width, 3))  # the row polynomial of each power of y
+    for (i, j), c in zip(terms, coefficients, strict=True):
+        in_x[j] += x_axis[:, None] ** i * c
+    powers_y = (y_axis[:, None] ** np.arange(_FIT_DEGREE + 1)).astype(np.float32)
+    in_x = in_x.astype(np.float32)
+    # Channel by channel in float32: plain 2-D arithmetic, no full-frame float64 temporaries.
+    surface = np.empty((height, width, 3), np.float32)
+    for c in range(3):
+        channel = np.zeros((height, width), np.float32)
+        for j in range(_FIT_DEGREE + 1):
+            channel += powers_y[:, j, None] * in_x[j, None, :, c]
+        surface[..., c] = channel
     fitted_on = np.zeros((height, width), bool)
     cells_in = inliers.reshape(rows, cols)
     fitted_on[: rows * step, : cols * step] = np.repeat(np.repeat(cells_in, step, 0), step, 1)
@@ -254,20 +295,22 @@ def _strength(rgb: np.ndarray, background: np.ndarray, plain: np.ndarray) -> np.
     also stand well clear of the noise of the `plain` background pixels.
     """
     import numpy as np
-    from scipy import ndimage
 
-    luma = rgb.mean(axis=2)
-    base = background.mean(axis=2)
+    luma = _luma(rgb)
+    base = _luma(background)
     scale = np.maximum(base, _DARK_FLOOR)
     brightness = np.abs(luma - base) / scale
     # The hue the background would have at this pixel's brightness (a shadow keeps the hue).
-    dimming = np.clip(luma / base, 0, 1)[..., None]
-    hue = (rgb - luma[..., None]) - (background - base[..., None]) * dimming
-    chroma = np.sqrt((hue**2).sum(axis=2)) / scale
+    dimming = np.clip(luma / base, 0, 1)
+    chroma = np.zeros_like(luma)
+    for c in range(3):  # channel by channel: no full-frame temporaries of three channels
+        hue = (rgb[..., c] - luma) - (background[..., c] - base) * dimming
+        chroma += hue * hue
+    chroma = np.sqrt(chroma) / scale
     strength = np.zeros_like(luma)
     for change, step in ((brightness, _LUMA_STEP), (chroma, _CHROMA_STEP)):
         # The background's typical change, on averaged neighbours as the mask will see it.
-        noise = float(np.median(ndimage.uniform_filter(change, size=3)[plain])) if plain.any() else 0.0
+        noise = float(np.median(_local_mean(change)[plain])) if plain.any() else 0.0
         np.maximum(strength, change / max(step, _NOISE_MARGIN * noise), out=strength)
     return strength
 
@@ -358,13 +401,17 @@ def _split(mask: np.ndarray, min_radius: float) -> tuple[np.ndarray, int]:
     import numpy as np
     from scipy import ndimage
 
-    distance = ndimage.distance_transform_edt(mask)
     blobs, _ = ndimage.label(mask)
     segments = np.zeros(mask.shape, np.int32)
     total = 0
     for label, (rows, cols) in enumerate(ndimage.find_objects(blobs), start=1):
-        own = blobs[rows, cols] == label
-        heights = np.where(own, distance[rows, cols], 0.0)
+        # The distance on the blob's box and a ring of background around it, not on the frame:
+        # the same, as the pixel nearest any of a blob's that is not its own is background.
+        top, left = max(0, rows.start - 1), max(0, cols.start - 1)
+        around = blobs[top : rows.stop + 1, left : cols.stop + 1] == label
+        inner = slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left)
+        own = around[inner]
+        heights = np.where(own, ndimage.distance_transform_edt(around)[inner], 0.0)
         peaks = _seed_peaks(heights, min_radius)
         if len(peaks) < 2:
             segments[rows, cols][own] = total + 1
@@ -425,7 +472,6 @@ def _flood(distance: np.ndarray, peaks: list[tuple[int, int]]) -> np.ndarray:
     """Return the blob's pixels labelled 1..len(peaks) by the seed they belong to: a flood
     from the peaks down the distance map, level by level, so that seeds part at the necks."""
     import numpy as np
-    from scipy import ndimage
 
     parts = np.zeros(distance.shape, np.int32)
     for k, peak in enumerate(peaks, start=1):
@@ -433,7 +479,7 @@ def _flood(distance: np.ndarray, peaks: list[tuple[int, int]]) -> np.ndarray:
     for level in _levels(float(distance.max())):
         open_ = (distance >= level) & (parts == 0)
         while True:
-            grown = ndimage.maximum_filter(parts, size=3)
+            grown = _local_max(parts, 3)
             reached = open_ & (grown > 0)
             if not reached.any():
                 break
@@ -443,7 +489,7 @@ def _flood(distance: np.ndarray, peaks: list[tuple[int, int]]) -> np.ndarray:
 
 
 def _cut_overlaps(
-    segments: np.ndarray, count: int, body: np.ndarray, colours: np.ndarray, min_area: float
+    segments: np.ndarray, count: int, body: np.ndarray, rgb: np.ndarray, min_area: float
 ) -> tuple[np.ndarray, int]:
     """Return the segments with seeds lying over each other's edge cut apart: their outline
     bends inwards where the two outlines cross, and the short straight cut between two such
@@ -464,7 +510,7 @@ def _cut_overlaps(
         open_ = ~body[rows, cols]  # notches open onto the background, not onto a neighbour
         halves = None
         if area >= 2 * min_area and wide:
-            halves = _cut_once(blob, open_, min_area) or _by_colour(blob, colours[rows, cols], min_area)
+            halves = _cut_once(blob, open_, min_area) or _by_colour(blob, _colours(rgb, rows, cols), min_area)
         if halves is None:
             out[rows, cols][blob] = total + 1
             total += 1
@@ -473,7 +519,19 @@ def _cut_overlaps(
     return out, total
 
 
-def _follow_colour_edges(segments: np.ndarray, body: np.ndarray, colours: np.ndarray) -> np.ndarray:
+def _colours(rgb: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """Return the picture's colours in a box, each a Gaussian average of its neighbours (a
+    seed's colour steadied against noise): filtered on the box and the filter's reach around
+    it, so the same as on the whole frame, for the few boxes that need colours."""
+    from scipy import ndimage
+
+    reach = 4  # of a Gaussian of one pixel, truncated at four
+    top, left = max(0, rows.start - reach), max(0, cols.start - reach)
+    blurred = ndimage.gaussian_filter(rgb[top : rows.stop + reach, left : cols.stop + reach], (1, 1, 0))
+    return blurred[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
+
+
+def _follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """Return the segments with the line between two touching seeds of clearly different
     colours moved onto the edge between the colours: cuts made from the shape alone pass
     near it, not on it. Only pixels near the line move, each to the seed whose colour it
@@ -488,7 +546,7 @@ def _follow_colour_edges(segments: np.ndarray, body: np.ndarray, colours: np.nda
         present = [k for k in np.unique(seg) if k > 0]
         if len(present) < 2:
             continue
-        colour = colours[rows, cols]
+        colour = _colours(rgb, rows, cols)
         stats = {}
         for k in present:
             core = ndimage.binary_erosion(seg == k, iterations=2)
@@ -732,10 +790,45 @@ def _ink_colours(rgb: np.ndarray, strength: np.ndarray, labels: np.ndarray, coun
     """Return the colour of each label's strongest pixel, as a count x 3 array: the ink
     itself, which a thin letter's mean (mixed with the background at its edges) is not."""
     import numpy as np
-    from scipy import ndimage
 
-    where = ndimage.maximum_position(strength, labels, np.arange(1, count + 1))
-    return rgb[tuple(np.array(where, int).reshape(count, 2).T)]
+    # ndimage.maximum_position sorts the whole frame; only the labelled pixels need sorting.
+    pixels = np.flatnonzero(labels)
+    order = pixels[np.argsort(strength.ravel()[pixels])]
+    strongest = np.zeros(count + 1, np.intp)
+    strongest[labels.ravel()[order]] = order  # the last, strongest, pixel of each label wins
+    return rgb.reshape(-1, 3)[strongest[1:]]
+
+
+def _local_mean(values: np.ndarray) -> np.ndarray:
+    """Return each pixel's mean over its 3 x 3 neighbours, edges reflected: what
+    `ndimage.uniform_filter(values, 3)` gives, from sums of shifted views (three times faster)."""
+    import numpy as np
+
+    padded = np.pad(values, 1, mode="symmetric")  # numpy's "symmetric" is ndimage's "reflect"
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / np.asarray(9, values.dtype)
+
+
+def _local_max(values: np.ndarray, size: int) -> np.ndarray:
+    """Return each pixel's maximum over its `size` x `size` neighbours (size odd): what
+    `ndimage.maximum_filter` gives, from maxima of shifted views (three times faster)."""
+    import numpy as np
+
+    reach = size // 2
+    height, width = values.shape
+    padded = np.pad(values, reach, mode="edge")  # the edge's value is already in the window
+    rows = padded[:height].copy()
+    for k in range(1, size):
+        np.maximum(rows, padded[k : k + height], out=rows)
+    out = rows[:, :width].copy()
+    for k in range(1, size):
+        np.maximum(out, rows[:, k : k + width], out=out)
+    return out
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Return the mean of the three channels (added one by one: `mean(axis=2)` is slower)."""
+    return (rgb[..., 0] + rgb[..., 1] + rgb[..., 2]) / 3
 
 
 def _fill(blob: np.ndarray) -> float:
