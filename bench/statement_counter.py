@@ -19,7 +19,7 @@ from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tests.support.pg_proxy import PostgresProxy
 
 _SPECIAL_REQUESTS = {80877103, 80877104}  # SSLRequest, GSSENCRequest: answered with one byte
 
@@ -102,34 +102,19 @@ class _ClientStream:
             self.counter._round_trip()
 
 
-class StatementCounter:
+class StatementCounter(PostgresProxy):
     """A proxy on 127.0.0.1 in front of the database of `db_url`; `url` reaches the same
     database through it. Counts every connection's statements together."""
 
     def __init__(self, db_url: str) -> None:
-        params = conninfo_to_dict(db_url)
-        host = str(params.get("host") or "/tmp")
-        port = int(params.get("port") or 5432)
-        self._upstream: tuple[int, object] = (
-            (socket.AF_UNIX, f"{host}/.s.PGSQL.{port}") if host.startswith("/")
-            else (socket.AF_INET, (host, port))
-        )
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen()
-        self.url = make_conninfo(db_url, host="127.0.0.1", port=self._listener.getsockname()[1],
-                                 sslmode="disable", gssencmode="disable")
+        super().__init__(db_url)
         self._lock = threading.Lock()
         self._texts: Counter[str] = Counter()
         self._round_trips = 0
         self._sockets: list[socket.socket] = []
 
-    def __enter__(self) -> StatementCounter:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self._listener.close()
+        super().__exit__(*exc)
         for s in self._sockets:
             s.close()
 
@@ -155,19 +140,11 @@ class StatementCounter:
         with self._lock:
             self._round_trips += 1
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            family, address = self._upstream
-            server = socket.socket(family)
-            server.connect(address)  # type: ignore[arg-type]
-            self._sockets += [client, server]
-            stream = _ClientStream(self)
-            threading.Thread(target=self._pump, args=(client, server, stream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, None), daemon=True).start()
+    def _serve(self, client: socket.socket, server: socket.socket) -> None:
+        self._sockets += [client, server]
+        stream = _ClientStream(self)
+        threading.Thread(target=self._pump, args=(client, server, stream), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, None), daemon=True).start()
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket, stream: _ClientStream | None) -> None:

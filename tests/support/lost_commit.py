@@ -14,48 +14,23 @@ import struct
 import threading
 from contextlib import suppress
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tests.support.pg_proxy import PostgresProxy
 
 # The statement that marks the transaction to cut: the insert of a picture row.
 MARK = b"INSERT INTO picture ("
 
 
-class LostCommit:
+class LostCommit(PostgresProxy):
     def __init__(self, db_url: str) -> None:
-        self._target = conninfo_to_dict(db_url)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        # SSL and GSS negotiation off, so that the app's first message is the startup message.
-        self.url = make_conninfo(db_url, host="127.0.0.1", port=self._listener.getsockname()[1],
-                                 sslmode="disable", gssencmode="disable")
+        super().__init__(db_url)
         self._armed = threading.Event()
         self.cut = threading.Event()  # set once a commit's answer was lost
-
-    def __enter__(self) -> LostCommit:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._listener.close()
 
     def arm(self) -> None:
         self._armed.set()
 
-    def _server(self) -> socket.socket:
-        host, port = self._target.get("host", "localhost"), int(self._target.get("port") or 5432)
-        if host.startswith("/"):
-            server = socket.socket(socket.AF_UNIX)
-            server.connect(f"{host}/.s.PGSQL.{port}")
-            return server
-        return socket.create_connection((host, port))
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            server = self._server()
-            threading.Thread(target=self._from_client, args=(client, server), daemon=True).start()
+    def _serve(self, client: socket.socket, server: socket.socket) -> None:
+        threading.Thread(target=self._from_client, args=(client, server), daemon=True).start()
 
     def _from_client(self, client: socket.socket, server: socket.socket) -> None:
         """Pass the app's messages on; after a marked transaction's COMMIT, let the server
