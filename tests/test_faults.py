@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -73,26 +74,37 @@ def assert_nothing_lost(app: App, before: Verified, stream: RequestStream) -> No
     assert set(stream.confirmed) <= verified_ids(app)
 
 
+def ride_out(app: App, run_command, picture: str, *, stop: Callable[[], object],
+             start: Callable[[], object], while_down: list[tuple[int, tuple[str, ...], str]]) -> None:
+    """A stream of requests through an outage: a full round of 200s, then `stop` a dependency
+    and wait for each (status, routes, what) answer while it is down, `start` it again and
+    wait for every route answering 200; then every answer was clear, nothing verified is
+    lost and `manage.py repair` finds nothing left."""
+    with RequestStream(users(app, 3), picture) as stream:
+        stream.wait_for(lambda o: every_route_answered(o, 200, ROUTES), "a full round of 200s")
+        before = Verified.read(app)
+        stop()
+        down = time.monotonic()
+        for status, routes, what in while_down:
+            stream.wait_for(lambda o, s=status, r=routes: every_route_answered(since(o, down), s, r), what)
+        start()
+        up = time.monotonic()
+        stream.wait_for(lambda o: every_route_answered(since(o, up), 200, ROUTES),
+                        "every route answering 200 again")
+    assert_clear(stream.outcomes, {200, 503})
+    repaired(app, run_command)
+    assert_nothing_lost(app, before, stream)
+
+
 def test_database_stopped_and_started_during_a_stream(app, scratch, monkeypatch, run_command,
                                                       seed_picture):
     with own_postgres(scratch / f"pg-{uuid.uuid4().hex[:8]}") as server:
         monkeypatch.setenv("NACHET_DB_URL", server.get_uri())
         settings.reset()
         own = dataclasses.replace(app, db_url=server.get_uri(), direct_url=server.get_uri())
-        with RequestStream(users(app, 3), seed_picture) as stream:
-            stream.wait_for(lambda o: every_route_answered(o, 200, ROUTES), "a full round of 200s")
-            before = Verified.read(own)
-            stop_postgres(server)
-            down = time.monotonic()
-            stream.wait_for(lambda o: every_route_answered(since(o, down), 503, DATABASE_ROUTES),
-                            "a 503 from each route while the database is down")
-            server.ensure_postgres_running()
-            up = time.monotonic()
-            stream.wait_for(lambda o: every_route_answered(since(o, up), 200, ROUTES),
-                            "every route answering 200 again")
-        assert_clear(stream.outcomes, {200, 503})
-        repaired(own, run_command)
-        assert_nothing_lost(own, before, stream)
+        ride_out(own, run_command, seed_picture, stop=lambda: stop_postgres(server),
+                 start=server.ensure_postgres_running,
+                 while_down=[(503, DATABASE_ROUTES, "a 503 from each route while the database is down")])
         settings.reset()  # the pool lets go of this server before it is removed
 
 
@@ -104,23 +116,11 @@ def test_storage_stopped_and_started_during_a_stream(app, scratch, monkeypatch, 
             monkeypatch.setenv(name, azurite.connection_string)
         settings.reset()
         own = dataclasses.replace(app, storage=azurite.connection_string)
-        with RequestStream(users(app, 3), seed_picture) as stream:
-            stream.wait_for(lambda o: every_route_answered(o, 200, ROUTES), "a full round of 200s")
-            before = Verified.read(own)
-            azurite.stop()
-            down = time.monotonic()
-            stream.wait_for(lambda o: every_route_answered(since(o, down), 503, ("inf",)),
-                            "a 503 from inf while the storage is down")
+        ride_out(own, run_command, seed_picture, stop=azurite.stop, start=azurite.start, while_down=[
+            (503, ("inf",), "a 503 from inf while the storage is down"),
             # What needs no storage goes on answering meanwhile.
-            stream.wait_for(lambda o: every_route_answered(since(o, down), 200, LIGHT_ROUTES),
-                            "the light routes answering 200 while the storage is down")
-            azurite.start()
-            up = time.monotonic()
-            stream.wait_for(lambda o: every_route_answered(since(o, up), 200, ROUTES),
-                            "every route answering 200 again")
-        assert_clear(stream.outcomes, {200, 503})
-        repaired(own, run_command)
-        assert_nothing_lost(own, before, stream)
+            (200, LIGHT_ROUTES, "the light routes answering 200 while the storage is down"),
+        ])
     finally:
         settings.reset()
         azurite.close()
