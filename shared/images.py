@@ -273,11 +273,15 @@ def training_file(data: bytes, *, max_pixels: int) -> tuple[bytes, str]:
     return encode(decode(data, max_pixels=max_pixels).image, "PNG"), "png"
 
 
-def encode(img: Image, fmt: str) -> bytes:
-    """`img` encoded in Pillow format `fmt` (JPEG, PNG…)."""
+def encode(img: Image, fmt: str, *, fast: bool = False) -> bytes:
+    """`img` encoded in Pillow format `fmt` (JPEG, PNG…). With `fast`, a PNG is compressed
+    at zlib's level 1 (for a crop sent to a model, decoded once: about 11% more bytes than
+    Pillow's level 6, in a third less time); JPEG and the others as without."""
     out = io.BytesIO()
     if fmt in ("JPEG", "MPO"):
         img.save(out, format="JPEG", quality=92)
+    elif fmt == "PNG" and fast:
+        img.save(out, format="PNG", compress_level=1)
     else:
         img.save(out, format=fmt)
     return out.getvalue()

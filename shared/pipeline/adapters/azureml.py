@@ -6,7 +6,7 @@ import base64
 import json
 import math
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -18,7 +18,7 @@ from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
 from shared.settings import get_settings, on_reset
 
 if TYPE_CHECKING:
-    from shared.images import DecodedImage, Image
+    from shared.images import DecodedImage
 
 _CORNERS = ("topX", "topY", "bottomX", "bottomY")
 # A detector's request: {"input_data": {"columns": ["image"], "index": [0], "data": [<base64>]}}
@@ -71,13 +71,18 @@ def _classify(model: ModelSpec, picture: DecodedImage, detections: list[Detectio
     out = list(detections)
     if not chosen:
         return out
-    # Crops are cut here, one thread; each is encoded and sent on the process's crop
-    # threads, at most model_max_in_flight calls in flight per model (endpoint_client).
-    crops = [crop(picture.image, _pixel_box(detections[i].box, picture)) for i in chosen]
-    pool = _crop_calls()
-    # Each call in a copy of the request's context: its span is the request's (shared.telemetry).
-    futures = [pool.submit(copy_context().run, _classify_crop, model, c, picture.format) for c in crops]
+    # Crops are cut and encoded here, in order, each sent as soon as it is encoded on the
+    # process's crop threads, at most model_max_in_flight calls in flight per model
+    # (endpoint_client): the first calls go out before the crops that wait for a free slot
+    # are encoded (encoding them all at once on the threads held the first ones back).
+    futures: list[Future[tuple[Guess, ...]]] = []
     try:
+        pool = _crop_calls()
+        for i in chosen:
+            body = base64.b64encode(encode(crop(picture.image, _pixel_box(detections[i].box, picture)),
+                                           picture.format, fast=True))  # base64 text, as ASCII bytes
+            # In a copy of the request's context: the call's span is the request's (shared.telemetry).
+            futures.append(pool.submit(copy_context().run, _classify_crop, model, body))
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
             if future.exception() is not None:
@@ -123,8 +128,7 @@ def _pixel_box(box: FractionBox, picture: DecodedImage) -> tuple[int, int, int, 
     return (p.left, p.top, p.right, p.bottom)
 
 
-def _classify_crop(model: ModelSpec, image: Image, fmt: str) -> tuple[Guess, ...]:
-    body = base64.b64encode(encode(image, fmt))  # base64 text, as ASCII bytes
+def _classify_crop(model: ModelSpec, body: bytes) -> tuple[Guess, ...]:
     return _guesses(model, post(model, body))
 
 
