@@ -31,6 +31,7 @@ _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
 _MIN_SHARE = 0.05  # a piece cut off has at least this share of the other's area
 _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's coat
+_PAGE_LINES = 12  # lines of text that make a page: a microscope's overlays hold a few
 _MIN_BOX_FILL = 0.3  # a seed covers at least this share of its box
 _GLYPH_MAX = 0.12  # labels' letters are at most this tall, against the shorter side
 _EDGE_BAND = 0.15  # labels sit this close to the frame's edge, against the shorter side
@@ -67,7 +68,12 @@ def detect_seeds(image: Image) -> list[Detection]:
     inked = (sharp >= 1.0) & (sharp >= half_peak)
     # Overlays: drawn shapes (a badge, or a bar over a badge of the background's colour) and text.
     mask &= ~(_drawn(mask, min_side) | _drawn(inked, min_side))
-    mask &= ~_text(inked, rgb, sharp, min_side / 4, 0.1 * min(height, width))
+    text, line_heights = _text(inked, rgb, sharp, min_side / 4, 0.1 * min(height, width))
+    mask &= ~text
+    # A page of text (a document photographed, not a microscope's view, whose overlays hold
+    # a few lines): its words that the rows missed (letters blurred together, a word alone
+    # at a line's end) are no taller than its lines, and no seed is that small beside them.
+    word_height = 2 * float(np.median(line_heights)) if len(line_heights) >= _PAGE_LINES else 0.0
     body = _bodies(mask, strength)
     # Strokes: the pixels from the weak level up that are at least half as strong as the
     # strongest nearby, pinholes closed (a faint seed's noise makes them): a seed's coat is
@@ -77,12 +83,13 @@ def detect_seeds(image: Image) -> list[Detection]:
     # The frame's edge counts as background here: a fibre cut by the edge is still thin.
     thickness = _thickness(stroked, body)
     # Letters of a label the text rows missed (a bold or monospaced font, letters touching),
-    # and hairs and fibres whole, before a split cuts them into short pieces.
+    # words of a page, and hairs and fibres whole, before a split cuts them into short pieces.
     pieces, _ = ndimage.label(body)
     for label, where in enumerate(ndimage.find_objects(pieces), start=1):
         piece = pieces[where] == label
-        thin = 2 * thickness[where][piece].max() < _MIN_STROKE * np.sqrt(piece.sum())
-        if thin or _glyph_like(piece, inked[where], stroked[where], where, (height, width)):
+        thin = thickness[where][piece].max() < _MIN_STROKE * np.sqrt(piece.sum())
+        word = where[0].stop - where[0].start <= word_height
+        if thin or word or _glyph_like(piece, inked[where], stroked[where], where, (height, width)):
             body[where] &= ~piece
     segments, count = _split(body, min_side / 5)
     segments, count = _cut_overlaps(segments, count, body, rgb, min_side**2 / 2)
@@ -115,7 +122,7 @@ def detect_seeds(image: Image) -> list[Detection]:
         if area < _MIN_BOX_FILL * box_w * box_h or (box_w > 0.9 * width and box_h > 0.9 * height):
             continue  # a box mostly of background, or of the whole frame, is no seed's
         blob = segments[rows, cols] == label
-        if 2 * thickness[rows, cols][blob].max() < _MIN_STROKE * np.sqrt(area):
+        if thickness[rows, cols][blob].max() < _MIN_STROKE * np.sqrt(area):
             continue  # too thin for a seed: a hair, a fibre, a drawn line
         size_score = min(1.0, area / (4 * min_side**2))
         contrast_score = 1 - np.exp(-float(contrasts[label - 1]) / 2)
@@ -131,10 +138,12 @@ def detect_seeds(image: Image) -> list[Detection]:
 
 
 def _thickness(stroked: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Return each stroked pixel's distance to the nearest pixel that is not, the frame's edge
-    counting as not stroked, on the strokes that reach `where` (zero elsewhere). Stroke by
-    stroke on its box, not on the frame: the same, as the pixel nearest any of a stroke's
-    that is not its own is not stroked."""
+    """Return the width of the strokes that reach `where` at each of their pixels (zero
+    elsewhere): twice the distance to the nearest pixel that is not stroked, the frame's edge
+    counting as not stroked, less one pixel (the distance runs between pixels' centres, so a
+    line one pixel wide is 1, not 2: a fibre two or three pixels wide would otherwise count
+    as half as thick again). Stroke by stroke on its box, not on the frame: the same, as the
+    pixel nearest any of a stroke's that is not its own is not stroked."""
     import numpy as np
     from scipy import ndimage
 
@@ -144,7 +153,8 @@ def _thickness(stroked: np.ndarray, where: np.ndarray) -> np.ndarray:
     for label in np.unique(strokes[where & stroked]):
         rows, cols = boxes[label - 1]
         own = strokes[rows, cols] == label
-        thickness[rows, cols][own] = ndimage.distance_transform_edt(np.pad(own, 1))[1:-1, 1:-1][own]
+        distance = ndimage.distance_transform_edt(np.pad(own, 1))[1:-1, 1:-1]
+        thickness[rows, cols][own] = 2 * distance[own] - 1
     return thickness
 
 
@@ -711,12 +721,14 @@ def _halves(
 
 def _text(
     inked: np.ndarray, rgb: np.ndarray, strength: np.ndarray, min_height: float, max_height: float
-) -> np.ndarray:
-    """Return the pixels of lines of text, found from their letters (see `_in_rows`)."""
+) -> tuple[np.ndarray, list[int]]:
+    """Return the pixels of lines of text, found from their letters (see `_in_rows`), and
+    the height of each line found."""
     import numpy as np
     from scipy import ndimage
 
     found = np.zeros(inked.shape, bool)
+    heights: list[int] = []
     # Letters of bold text touch each other by a pixel or two: thinned, they come apart.
     for ink in (inked, ndimage.binary_erosion(inked)):
         letters, count = ndimage.label(ink)
@@ -732,7 +744,8 @@ def _text(
             margin = max(3, round(0.3 * float(np.median(bottom - top))))
             found[max(0, top.min() - margin) : bottom.max() + margin,
                   max(0, left.min() - margin) : right.max() + margin] = True
-    return found
+            heights.append(int(bottom.max() - top.min()))
+    return found, heights
 
 
 def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.ndarray:
@@ -774,7 +787,13 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
     np.fill_diagonal(twin, False)
     pair = np.bincount(line, weights=twin.sum(axis=1), minlength=count) >= 2  # both ways
     text = (sizes >= 4) | (straight & ((sizes == 3) | ((sizes == 2) & pair)))
-    return np.where(text[line], line, -1)
+    # A word set apart by a wide space (the "µm" of a large bold "100 µm") joins its line:
+    # pieces of the line's ink in its row, no further from it than they are tall.
+    loose = (taller <= 2.2 * shorter) & (gap <= taller) & (overlap >= 0.5 * shorter) & same_ink
+    _, phrase = connected_components(sparse.csr_matrix(loose), directed=False)
+    with_text = np.zeros(phrase.max() + 1, bool)
+    with_text[phrase[text[line]]] = True
+    return np.where(with_text[phrase], phrase, -1)
 
 
 def _boxes(labels: np.ndarray) -> np.ndarray:
