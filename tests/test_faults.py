@@ -165,9 +165,10 @@ def test_host_killed_during_an_inference_and_started_again(app, remote, scratch,
         before = Verified.read(app)
         blobs_before = set(app.blobs())
 
-        # An inference whose picture is uploaded while the detector holds it: the host dies
-        # after the blob is written and before its rows are.
-        remote.detector(boxes=DETECTIONS, hang=True)
+        # An inference whose picture is uploaded while the classifier holds its crops (it is
+        # stored once they are sent): the host dies after the blob is written and before its
+        # rows are.
+        remote.classifier(hang=True)
         analyst = users(served, 1)[0]
         analyst_id = analyst.user_id()
         failures: list[Exception] = []
@@ -182,8 +183,8 @@ def test_host_killed_during_an_inference_and_started_again(app, remote, scratch,
         in_flight = threading.Thread(target=infer)
         in_flight.start()
         deadline = time.monotonic() + 60
-        while not (remote.calls("detector") and set(app.blobs()) - blobs_before):
-            assert time.monotonic() < deadline, "the inference never reached the detector with its blob"
+        while not (remote.calls("classifier") and set(app.blobs()) - blobs_before):
+            assert time.monotonic() < deadline, "the inference never reached the classifier with its blob"
             time.sleep(0.05)
         host.kill()
         in_flight.join(timeout=30)
@@ -191,7 +192,7 @@ def test_host_killed_during_an_inference_and_started_again(app, remote, scratch,
         [orphan] = set(app.blobs()) - blobs_before
         assert not app.sql("SELECT 1 FROM picture WHERE blob_name = %s", [orphan])
 
-        remote.detector(boxes=DETECTIONS)
+        remote.classifier()
         host.start()
         with RequestStream(users(served, 2), seed_picture) as after:
             after.wait_for(lambda o: every_route_answered(o, 200, ROUTES), "a full round of 200s")

@@ -49,3 +49,37 @@ def test_a_hanging_detector_is_504_and_leaves_nothing(app, client, remote, monke
     user = client.user_id()
     assert_error(client.post("inf", body(user, sample_url())), 504, "detector")
     nothing_stored(app)
+
+
+def test_with_a_classifier_the_picture_is_stored_once_the_crops_are_sent(app, client, remote):
+    # The picture's blob and thumbnail are written in the classifier's waits, not beside
+    # the detector (whose call comes before any crop is cut): nothing is stored yet when
+    # the detector answers, half a second after its call, and both are there with the answer.
+    stored_while_detecting = []
+
+    def detect(call):
+        stored_while_detecting.append(app.blobs() + app.blobs(app.thumbnails_container))
+        return {"boxes": [box(0.1, 0.1, 0.3, 0.3), box(0.5, 0.5, 0.9, 0.8)]}
+
+    remote.endpoint("detector", detect, delay_s=0.5)
+    remote.classifier()
+    user = client.user_id()
+    r = client.post("inf", body(user, sample_url()))
+    assert r.status_code == 200, r.text
+    assert stored_while_detecting == [[]]
+    [(blob_name, metadata)] = app.sql("SELECT blob_name, metadata FROM picture")
+    assert app.blobs() == [blob_name]
+    assert app.blobs(app.thumbnails_container) == [metadata["thumbnail"]]
+
+
+def test_a_detector_finding_nothing_still_stores_the_picture_and_its_thumbnail(app, client, remote):
+    # No crop to send: the picture is stored once the pipeline has run.
+    remote.detector(boxes=[])
+    remote.classifier()
+    user = client.user_id()
+    r = client.post("inf", body(user, sample_url()))
+    assert r.status_code == 200, r.text
+    assert r.json()["totalBoxes"] == 0 and remote.calls("classifier") == []
+    [(blob_name, metadata)] = app.sql("SELECT blob_name, metadata FROM picture")
+    assert app.blobs() == [blob_name]
+    assert app.blobs(app.thumbnails_container) == [metadata["thumbnail"]]

@@ -4,6 +4,7 @@ inference and its boxes together, and answer with the inference object."""
 from __future__ import annotations
 
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -49,18 +50,27 @@ def run_inference(req: InferenceRequest) -> dict:
     with connection() as conn:
         folder_id = resolve_folder(conn, req.user_id, req.folder_ref).id
         pipeline = find_pipeline(conn, req.pipeline_name)
-    # The blob uploads while the models run (with no database connection held); a model
-    # failure deletes it again, and rows are written only once both are done.
-    # The blob trigger's thumbnail and checks are made from these pixels beside the models
-    # (on the CPU that the classifier's calls leave idle), not by decoding the file again.
-    with stored_picture(req.user_id, folder_id, req.image, extension=picture.extension,
-                        content_type=picture.content_type, in_background=True,
-                        processing=lambda blob_name: processed_by_request(picture, blob_name)) as new:
+    with ExitStack() as storing:
+        stored: list[NewPicture] = []
+
+        def store() -> None:
+            # The blob uploads while the models run (with no database connection held); a
+            # model failure deletes it again, and rows are written only once both are done.
+            # The blob trigger's thumbnail and checks are made from these pixels beside the
+            # models, not by decoding the file again. Both start once the pipeline only waits
+            # on its models (run_pipeline's `beside`): in the classifier's waits, not
+            # competing with decoding and crops for the CPU on the way to its first calls.
+            stored.append(storing.enter_context(stored_picture(
+                req.user_id, folder_id, req.image, extension=picture.extension,
+                content_type=picture.content_type, in_background=True,
+                processing=lambda blob_name: processed_by_request(picture, blob_name))))
+
         try:
-            run = run_pipeline(pipeline, picture)
+            run = run_pipeline(pipeline, picture, beside=store)
         finally:
             # A file that does not decode is refused as such, whatever a model made of it.
             picture.wait_decoded()
+        [new] = stored
         boxes = postprocess(run.detections, width=picture.width, height=picture.height,
                             area_ratio=req.area_ratio)
         new.uploaded()

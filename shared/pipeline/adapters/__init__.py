@@ -19,6 +19,9 @@ class AdapterType:
     function: str  # "module:function" under shared.pipeline.adapters
     remote: bool  # called over HTTP: its models need an endpoint, a key and a deployment
     takes_labels: bool = False  # its models list the labels that it reclassifies
+    # It cuts crops of the picture and calls its model once per crop, and says when they
+    # are all sent (waiting.models_waiting).
+    sends_crops: bool = False
     # model_name patterns (fnmatch, lower case) that mean this type in the blob format,
     # where a model names no type; a name given whole wins over a pattern.
     blob_names: tuple[str, ...] = ()
@@ -34,9 +37,10 @@ _TYPES = (
                 blob_names=("m-14of15seeds-6seedsmag",)),
     # The current backend's swin-27-spp (the ensemble's first model) classifies every crop
     # like the others; its swin-15e-spp re-classifies only its species (the filter).
-    AdapterType("azureml-classifier", "azureml:classify", remote=True,
+    AdapterType("azureml-classifier", "azureml:classify", remote=True, sends_crops=True,
                 blob_names=("swin*", "local-swin-15-spp", "local-swin-22-spp", "local-swin-27-spp")),
     AdapterType("azureml-classifier-filter", "azureml:classify_listed", remote=True, takes_labels=True,
+                sends_crops=True,
                 blob_names=("swin-15e-spp", "local-swin-15e-spp")),
 )
 ADAPTER_TYPES = {t.name: t for t in _TYPES}

@@ -15,6 +15,7 @@ from shared.images import crop, encode
 from shared.pipeline.endpoint_client import post
 from shared.pipeline.postprocess import species_key, to_pixels
 from shared.pipeline.types import Detection, FractionBox, Guess, ModelSpec
+from shared.pipeline.waiting import models_waiting
 from shared.settings import get_settings, on_reset
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def _classify(model: ModelSpec, picture: DecodedImage, detections: list[Detectio
                                            picture.format, fast=True))  # base64 text, as ASCII bytes
             # In a copy of the request's context: the call's span is the request's (shared.telemetry).
             futures.append(pool.submit(copy_context().run, _classify_crop, model, body))
+        models_waiting()
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
             if future.exception() is not None:
