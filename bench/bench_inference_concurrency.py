@@ -11,7 +11,9 @@ requests, the bench calls both models directly with what the app sends them: the
 model-bound limit is the detector's latency plus the classifier's times the rounds that
 the in-flight limit allows (20 crops, 8 at a time: 3 rounds). Also the classifier adapter
 alone, in this process. Prints medians, speed-ups and /api/inf over its limit (target at
-most 1.3).
+most 1.3), the app process's CPU time per /api/inf (its blob trigger's work on the
+picture included; less sensitive than wall times to what else the machine runs) and the
+load average before and after.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import base64
 import io
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -59,6 +62,13 @@ def alternating_medians(actions: dict[str, Callable[[], object]], runs: int) -> 
             if round_number:
                 times[name].append(time.perf_counter() - started)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def cpu_s(pid: int) -> float:
+    """The CPU time, user and system, that process `pid` has used so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -106,7 +116,9 @@ def main() -> None:
             r.raise_for_status()
         return post
 
+    load_before = os.getloadavg()[0]
     route: dict[int, float] = {}
+    route_cpu: dict[int, float] = {}
     adapter: dict[int, float] = {}
     limit_parts: dict[int, tuple[float, float]] = {}
     try:
@@ -124,12 +136,16 @@ def main() -> None:
                     assert r.status_code == 200, r.text
                     assert r.json()["totalBoxes"] == N_SEEDS, r.json()["totalBoxes"]
 
+                cpu_before = cpu_s(app.pid)
                 times = alternating_medians({
                     "route": infer,
                     "detector": call(detector_url, detector_body, "application/json"),
                     "classifier": call(classifier_url, crop_body, "application/octet-stream"),
                 }, args.runs)
                 route[in_flight] = times["route"]
+                # The rounds' route calls, warm-up included; the trigger's work on each picture
+                # runs within the rounds too (its scan follows each answer within 2 s).
+                route_cpu[in_flight] = (cpu_s(app.pid) - cpu_before) / (args.runs + 1)
                 limit_parts[in_flight] = (times["detector"], times["classifier"])
                 detections = [Detection(f, (Guess("seed", 0.9),)) for f in fractions]
                 with connection() as conn:
@@ -142,9 +158,11 @@ def main() -> None:
 
     print(f"\n{N_SEEDS} seeds, classifier {args.delay_ms} ms a call, median of {args.runs} runs;"
           " the app in a process of its own")
+    print(f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"{'':34}{'side by side (8)':>18}{'one at a time (1)':>19}{'speed-up':>10}")
     for name, times_ in (("POST /api/inf end to end", route), ("classifier adapter alone", adapter)):
         print(f"{name:34}{times_[8] * 1000:15.0f} ms{times_[1] * 1000:16.0f} ms{times_[1] / times_[8]:9.1f}x")
+    print(f"{'app process CPU per /api/inf':34}{route_cpu[8] * 1000:15.0f} ms{route_cpu[1] * 1000:16.0f} ms")
     limits = {}
     for in_flight, (detector_s, classifier_s) in limit_parts.items():
         rounds = math.ceil(N_SEEDS / in_flight)
