@@ -104,7 +104,7 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def _crop_calls() -> ThreadPoolExecutor:
-    """The threads that encode crops and call classifiers, kept for the process's life
+    """The threads that send crops to classifiers, kept for the process's life
     (a pool per call started eight threads for each inference, and each thread that
     allocates may get a malloc arena of its own): enough for two models' calls in flight."""
     global _pool
