@@ -32,6 +32,7 @@ _BULGE = 0.5  # a piece cut off is at least this wide against the cut
 _MIN_SHARE = 0.05  # a piece cut off has at least this share of the other's area
 _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's coat
 _PAGE_LINES = 12  # lines of text that make a page: a microscope's overlays hold a few
+_MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none was a seed's
 _MIN_BOX_FILL = 0.3  # a seed covers at least this share of its box
 _GLYPH_MAX = 0.12  # labels' letters are at most this tall, against the shorter side
 _EDGE_BAND = 0.15  # labels sit this close to the frame's edge, against the shorter side
@@ -127,6 +128,8 @@ def detect_seeds(image: Image) -> list[Detection]:
         size_score = min(1.0, area / (4 * min_side**2))
         contrast_score = 1 - np.exp(-float(contrasts[label - 1]) / 2)
         confidence = contrast_score * _fill(blob) * size_score**0.5
+        if confidence < _MIN_SCORE:
+            continue  # faint, ragged and small at once: a speck, a bit of fibre, a streak
         found.append(((cols.start, rows.start, cols.stop, rows.stop), round(float(confidence), 3)))
 
     detections = []
