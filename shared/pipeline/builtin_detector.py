@@ -9,6 +9,7 @@ from shared.pipeline.types import Detection, FractionBox, Guess
 
 if TYPE_CHECKING:
     import numpy as np
+    from scipy.spatial import ConvexHull
 
     from shared.images import Image
 
@@ -28,8 +29,13 @@ _MIN_EDGE = 0.06  # a seed's edge rises by this share of its contrast per pixel,
 _SPLIT_DIP = 0.12  # two touching seeds: the neck is this much narrower than the smaller seed
 _CUT_RATIO = 3.0  # two seeds overlap: the cut between notches is short against their depth
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
+_HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
 _MIN_SHARE = 0.05  # a piece cut off has at least this share of the other's area
+_NOTCH_SOLIDITY = 0.9  # a blob filling less of its convex hull may be two seeds
+_PART_SOLIDITY = 0.93  # each piece cut off from a notch fills this much of its hull
+_SOLIDITY_GAIN = 0.05  # and more of it, by this much, than the blob did
+_CUT_DIRECTIONS = 48  # tried from the notch, all round
 _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's coat
 _PAGE_LINES = 12  # lines of text that make a page: a microscope's overlays hold a few
 _MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none was a seed's
@@ -523,7 +529,9 @@ def _cut_overlaps(
         open_ = ~body[rows, cols]  # notches open onto the background, not onto a neighbour
         halves = None
         if area >= 2 * min_area and wide:
-            halves = _cut_once(blob, open_, min_area) or _by_colour(blob, _colours(rgb, rows, cols), min_area)
+            halves = (_cut_once(blob, open_, min_area)
+                      or _by_colour(blob, _colours(rgb, rows, cols), min_area)
+                      or _cut_at_notch(blob, open_, min_area))
         if halves is None:
             out[rows, cols][blob] = total + 1
             total += 1
@@ -605,22 +613,11 @@ def _cut_once(
     """Return the blob cut in two at its best pair of notches, or None if it has none."""
     import numpy as np
     from scipy import ndimage
-    from scipy.spatial import ConvexHull, QhullError
 
-    ys, xs = np.nonzero(blob)
-    try:
-        hull = ConvexHull(np.stack([xs, ys], axis=1).astype(float))
-    except QhullError:
-        return None
-    if len(xs) >= 0.995 * hull.volume:
+    hull = _hull(blob)
+    if hull is None or blob.sum() >= 0.995 * hull.volume:
         return None  # convex: one seed
-    # The bays: background inside the hull. Inside a convex polygon, the distance to its
-    # outline is the least over its edges.
-    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]
-    bay_y, bay_x = np.nonzero(~blob & background)
-    depth_at = -(normals[:, :1] * bay_x + normals[:, 1:] * bay_y + offsets[:, None]).max(axis=0)
-    depth = np.zeros(blob.shape)
-    depth[bay_y, bay_x] = depth_at
+    depth = _bay_depth(blob, background, hull)
     bays, count = ndimage.label(depth >= _MIN_NOTCH)
     deepest = ndimage.maximum_position(depth, bays, np.arange(1, count + 1))
     notches = [(np.array(p, float), float(depth[p])) for p in deepest]
@@ -642,21 +639,136 @@ def _cut_once(
     return None
 
 
+def _hull(blob: np.ndarray) -> ConvexHull | None:
+    """Return the convex hull of a blob's pixel centres (x, y), None if they are on a line."""
+    import numpy as np
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull, QhullError
+
+    ys, xs = np.nonzero(blob & ~ndimage.binary_erosion(blob))  # the outline's hull is the blob's
+    try:
+        return ConvexHull(np.stack([xs, ys], axis=1).astype(float))
+    except (QhullError, ValueError):
+        return None
+
+
+def _bay_depth(blob: np.ndarray, background: np.ndarray, hull: ConvexHull) -> np.ndarray:
+    """Return how deep each pixel of the bays (the `background` inside the blob's hull) lies
+    inside the hull, zero elsewhere: inside a convex polygon, the distance to its outline is
+    the least over its edges."""
+    import numpy as np
+
+    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]
+    bay_y, bay_x = np.nonzero(~blob & background)
+    depth = np.zeros(blob.shape)
+    depth[bay_y, bay_x] = -(normals[:, :1] * bay_x + normals[:, 1:] * bay_y + offsets[:, None]).max(axis=0)
+    return np.maximum(depth, 0)
+
+
+def _solidity(blob: np.ndarray) -> float:
+    """Return the share of its convex hull a blob fills: 1 if convex, less if it has bays.
+    The hull runs through pixel centres: half a pixel of outline is missing from its area."""
+    hull = _hull(blob)
+    return 0.0 if hull is None else float(blob.sum() / (hull.volume + hull.area / 2))
+
+
+def _cut_at_notch(
+    blob: np.ndarray, background: np.ndarray, min_area: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return a blob that is clearly not convex cut in two by a straight line from its
+    deepest notch, the line that leaves the most convex pieces, if both are about convex.
+
+    Two seeds side by side, one across the other's end (an L or a T), leave one deep notch
+    and, on the other side, a shallow one or none; a single seed half hidden under another
+    is bitten by a wide bay, and no straight cut leaves it in two convex pieces.
+    """
+    import numpy as np
+
+    hull = _hull(blob)
+    if hull is None:
+        return None
+    whole = float(blob.sum() / (hull.volume + hull.area / 2))
+    depth = _bay_depth(blob, background, hull)
+    if whole >= _NOTCH_SOLIDITY or depth.max() < _MIN_NOTCH:
+        return None
+    p = np.array(np.unravel_index(np.argmax(depth), depth.shape), float)
+    height, width = blob.shape
+    steps = np.arange(2 * (height + width)) / 2
+    best, best_score = None, whole + _SOLIDITY_GAIN
+    for angle in np.linspace(0, 2 * np.pi, _CUT_DIRECTIONS, endpoint=False):
+        ys = np.round(p[0] + steps * np.sin(angle)).astype(int)
+        xs = np.round(p[1] + steps * np.cos(angle)).astype(int)
+        inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+        end = len(steps) if inside.all() else int(np.argmin(inside))
+        on = blob[ys[:end], xs[:end]]
+        start = int(np.argmax(on))
+        if not on.any() or start > 8:
+            continue  # the line runs along the bay, not into the blob
+        stop = start + (len(on) - start if on[start:].all() else int(np.argmin(on[start:])))
+        halves = _halves(blob, p, np.array([ys[stop - 1], xs[stop - 1]], float), min_area)
+        if halves is None:
+            continue
+        score = min(_solidity(half) for half in halves)
+        if score > best_score:
+            best, best_score = halves, score
+    return best if best_score >= _PART_SOLIDITY else None
+
+
 def _by_colour(
     blob: np.ndarray, colours: np.ndarray, min_area: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return the blob parted between its two colours, if it has two clearly different ones
     (two seeds of two kinds), each in one piece shaped like a seed; a seed's own shading
-    (a darker rim round a paler middle) gives a ring, which is no seed."""
+    (a darker rim round a paler middle) gives a ring, which is no seed.
+
+    The colours themselves first, then their hue alone (each over its brightness): shading,
+    blotches and speckles darken a seed without changing its hue, so two seeds of one
+    brightness and two hues stand apart in hue where their textures blur them in colour.
+    Highlights whiten the hue: they have no say in it.
+    """
     import numpy as np
     from scipy import ndimage
 
     inner = ndimage.binary_erosion(blob, iterations=2)  # the rim mixes in the background
-    pixels = colours[inner]
-    if len(pixels) < 2 * min_area:
+    if inner.sum() < 2 * min_area:
         return None
+    luma = _luma(colours)
+    median = float(np.median(luma[inner]))
+    matte = inner & (luma <= median + _HIGHLIGHT * (1 - median))
+    hue = colours / np.maximum(luma, 1e-3)[..., None]
+    for features, where in ((colours, inner), (hue, matte)):
+        side = _two_colours(features[where], where)
+        if side is None:
+            continue
+        pieces = []
+        for k in (1, 2):
+            parts, n = ndimage.label(side == k)
+            if n == 0:
+                break
+            sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
+            biggest = parts == sizes.argmax() + 1
+            width = 2 * ndimage.distance_transform_edt(biggest).max()
+            biggest_area = sizes.max()
+            if (biggest_area < min_area or biggest_area < 0.8 * sizes.sum()
+                    or width < _MIN_STROKE * np.sqrt(biggest_area)):
+                break
+            pieces.append(biggest)
+        if len(pieces) < 2:
+            continue
+        labels = np.where(pieces[0], 1, np.where(pieces[1], 2, 0))
+        nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)[1]
+        labels = labels[nearest[0], nearest[1]]
+        return blob & (labels == 1), blob & (labels == 2)
+    return None
+
+
+def _two_colours(features: np.ndarray, inner: np.ndarray) -> np.ndarray | None:
+    """Return the `inner` pixels labelled 1 or 2 by which of two clearly different colours
+    they have (`features`, one row per pixel), or None if they have one colour."""
+    import numpy as np
+
     # Two-means along the colours' main axis.
-    centred = pixels - pixels.mean(axis=0)
+    centred = features - features.mean(axis=0)
     axis = np.linalg.svd(centred[:: max(1, len(centred) // 2000)], full_matrices=False)[2][0]
     position = (centred * axis).sum(axis=1)
     cut = float(np.median(position))
@@ -668,25 +780,9 @@ def _by_colour(
     separation = (high.mean() - low.mean()) ** 2 / (low.var() + high.var() + 1e-9)
     if separation < _COLOUR_SEPARATION or high.mean() - low.mean() < 0.1:
         return None
-    side = np.zeros(blob.shape, np.int8)
+    side = np.zeros(inner.shape, np.int8)
     side[inner] = np.where(position >= cut, 2, 1)
-    pieces = []
-    for k in (1, 2):
-        parts, n = ndimage.label(side == k)
-        if n == 0:
-            return None
-        sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
-        biggest = parts == sizes.argmax() + 1
-        width = 2 * ndimage.distance_transform_edt(biggest).max()
-        biggest_area = sizes.max()
-        if (biggest_area < min_area or biggest_area < 0.8 * sizes.sum()
-                or width < _MIN_STROKE * np.sqrt(biggest_area)):
-            return None
-        pieces.append(biggest)
-    labels = np.where(pieces[0], 1, np.where(pieces[1], 2, 0))
-    nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)[1]
-    labels = labels[nearest[0], nearest[1]]
-    return blob & (labels == 1), blob & (labels == 2)
+    return side
 
 
 def _halves(
