@@ -30,6 +30,7 @@ _SPLIT_DIP = 0.12  # two touching seeds: the neck is this much narrower than the
 _CUT_RATIO = 3.0  # two seeds overlap: the cut between notches is short against their depth
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
+_WHITENED = 0.2  # two hues this near the line from one to white: a seed and its highlight
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
 _MIN_SHARE = 0.05  # a piece cut off has at least this share of the other's area
 _NOTCH_SOLIDITY = 0.9  # a blob filling less of its convex hull may be two seeds
@@ -394,10 +395,16 @@ def _drawn(mask: np.ndarray, min_side: float) -> np.ndarray:
         h, w = rows.stop - rows.start, cols.stop - cols.start
         if max(h, w) < min_side or min(h, w) < 4:
             continue
-        edge = outline[rows, cols] & (labels[rows, cols] == label)
-        if _longest_run(edge) >= 0.6 * w and _longest_run(edge.T) >= 0.6 * h:
+        if _rectilinear(outline[rows, cols] & (labels[rows, cols] == label)):
             found[max(0, rows.start - 2) : rows.stop + 2, max(0, cols.start - 2) : cols.stop + 2] = True
     return found
+
+
+def _rectilinear(edge: np.ndarray) -> bool:
+    """Whether an outline, on its box, runs straight along a row for most of the box's
+    width and along a column for most of its height: a drawn shape, not a seed."""
+    h, w = edge.shape
+    return _longest_run(edge) >= 0.6 * w and _longest_run(edge.T) >= 0.6 * h
 
 
 def _longest_run(pixels: np.ndarray) -> int:
@@ -665,6 +672,16 @@ def _bay_depth(blob: np.ndarray, background: np.ndarray, hull: ConvexHull) -> np
     return np.maximum(depth, 0)
 
 
+def _outline(blob: np.ndarray) -> np.ndarray:
+    """Return a blob's outline pixels on its own box."""
+    import numpy as np
+    from scipy import ndimage
+
+    rows, cols = np.flatnonzero(blob.any(axis=1)), np.flatnonzero(blob.any(axis=0))
+    own = blob[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return own & ~ndimage.binary_erosion(own)
+
+
 def _solidity(blob: np.ndarray) -> float:
     """Return the share of its convex hull a blob fills: 1 if convex, less if it has bays.
     The hull runs through pixel centres: half a pixel of outline is missing from its area."""
@@ -689,8 +706,8 @@ def _cut_at_notch(
         return None
     whole = float(blob.sum() / (hull.volume + hull.area / 2))
     depth = _bay_depth(blob, background, hull)
-    if whole >= _NOTCH_SOLIDITY or depth.max() < _MIN_NOTCH:
-        return None
+    if whole >= _NOTCH_SOLIDITY or depth.max() < _MIN_NOTCH or _rectilinear(_outline(blob)):
+        return None  # about convex, or drawn (the corner of a badge)
     p = np.array(np.unravel_index(np.argmax(depth), depth.shape), float)
     height, width = blob.shape
     steps = np.arange(2 * (height + width)) / 2
@@ -724,7 +741,7 @@ def _by_colour(
     The colours themselves first, then their hue alone (each over its brightness): shading,
     blotches and speckles darken a seed without changing its hue, so two seeds of one
     brightness and two hues stand apart in hue where their textures blur them in colour.
-    Highlights whiten the hue: they have no say in it.
+    Highlights whiten the hue: they have no say in it, and go to the colour around them.
     """
     import numpy as np
     from scipy import ndimage
@@ -740,6 +757,9 @@ def _by_colour(
         side = _two_colours(features[where], where)
         if side is None:
             continue
+        # The highlights left out go to the colour around them.
+        nearest = ndimage.distance_transform_edt(side == 0, return_indices=True)[1]
+        side = np.where(inner, side[nearest[0], nearest[1]], 0)
         pieces = []
         for k in (1, 2):
             parts, n = ndimage.label(side == k)
@@ -753,13 +773,28 @@ def _by_colour(
                     or width < _MIN_STROKE * np.sqrt(biggest_area)):
                 break
             pieces.append(biggest)
-        if len(pieces) < 2:
+        if len(pieces) < 2 or (features is hue and _whitened(*(colours[matte & piece] for piece in pieces))):
             continue
         labels = np.where(pieces[0], 1, np.where(pieces[1], 2, 0))
         nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)[1]
         labels = labels[nearest[0], nearest[1]]
         return blob & (labels == 1), blob & (labels == 2)
     return None
+
+
+def _whitened(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether the colours of two pieces (one per row) differ as a colour and that colour
+    mixed with white do: a seed and the glow round its highlight, not two seeds."""
+    import numpy as np
+
+    if len(first) == 0 or len(second) == 0:
+        return True
+    a, b = np.median(first, axis=0), np.median(second, axis=0)
+    if _luma(a[None])[0] > _luma(b[None])[0]:
+        a, b = b, a
+    towards = 1 - a  # from the darker colour towards white
+    share = float(towards @ (b - a)) / max(float(towards @ towards), 1e-9)
+    return bool(np.linalg.norm(b - a - share * towards) < _WHITENED * np.linalg.norm(b - a))
 
 
 def _two_colours(features: np.ndarray, inner: np.ndarray) -> np.ndarray | None:
