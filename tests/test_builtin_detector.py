@@ -202,6 +202,17 @@ def test_each_case_boxes_its_seeds_and_little_else(case: str) -> None:
     assert pairs >= 0.9 * seeds and pairs >= 0.9 * boxes, (seeds, boxes, pairs)
 
 
+@pytest.mark.parametrize(
+    "index", [8, 19],
+    ids=["two of one colour, one across the other's end", "a reddish seed on a dark brown one"],
+)
+def test_touching_seeds_are_boxed_one_by_one(index: int) -> None:
+    # Tuning pictures the detector once merged: two seeds of one colour meeting in an L with
+    # one deep notch (cut from it), and a reddish seed on a dark brown one (parted by hue).
+    picture = make_picture("touching", index)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
 def test_seeds_cut_by_the_frame_are_boxed_to_its_edge() -> None:
     picture = case_picture("border", 0)
     width, height = picture.image.size
