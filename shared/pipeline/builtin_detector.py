@@ -37,6 +37,7 @@ _NOTCH_SOLIDITY = 0.9  # a blob filling less of its convex hull may be two seeds
 _PART_SOLIDITY = 0.93  # each piece cut off from a notch fills this much of its hull
 _SOLIDITY_GAIN = 0.05  # and more of it, by this much, than the blob did
 _CUT_DIRECTIONS = 48  # tried from the notch, all round
+_WEDGE = 0.9  # a bay filling this share of the triangle on its mouth has straight sides
 _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's coat
 _PAGE_LINES = 12  # lines of text that make a page: a microscope's overlays hold a few
 _MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none was a seed's
@@ -700,6 +701,7 @@ def _cut_at_notch(
     is bitten by a wide bay, and no straight cut leaves it in two convex pieces.
     """
     import numpy as np
+    from scipy import ndimage
 
     hull = _hull(blob)
     if hull is None:
@@ -709,6 +711,13 @@ def _cut_at_notch(
     if whole >= _NOTCH_SOLIDITY or depth.max() < _MIN_NOTCH or _rectilinear(_outline(blob)):
         return None  # about convex, or drawn (the corner of a badge)
     p = np.array(np.unravel_index(np.argmax(depth), depth.shape), float)
+    # Two convex outlines that cross leave a bay narrower than the triangle on its mouth; a
+    # wedge with straight sides (a disc with a slice out) fills that triangle.
+    bays, _ = ndimage.label(depth > 0)
+    facet = int(np.argmax(hull.equations[:, :2] @ p[::-1] + hull.equations[:, 2]))
+    mouth = np.subtract(*hull.points[hull.simplices[facet]])
+    if (bays == bays[tuple(p.astype(int))]).sum() >= _WEDGE * np.hypot(*mouth) * depth.max() / 2:
+        return None
     height, width = blob.shape
     steps = np.arange(2 * (height + width)) / 2
     best, best_score = None, whole + _SOLIDITY_GAIN
