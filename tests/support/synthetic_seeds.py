@@ -6,7 +6,9 @@ on bright, dark and coloured backgrounds, through PNG, JPEG and TIFF at camera s
 2592x1944), and pictures that hold no seed at all (documents, gradients, textures, plain
 frames). Everything is drawn by code from a random seed and a `Style`, the ranges a set of
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
-other shapes, colours, fonts, placements and noise, to judge it on pictures it never saw.
+other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
+`HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
+to judge it on pictures it never saw.
 """
 
 from __future__ import annotations
@@ -142,6 +144,37 @@ FRESH = Style(
     overlay_margin=(0.0, 0.05),
 )
 
+
+HOLDOUT = Style(
+    camera_sizes=((720, 540), (1280, 960), (1600, 900), (1920, 1080), (2048, 1152), (2304, 1728),
+                  (2592, 1944)),
+    formats=("PNG", "JPEG", "TIFF"),
+    jpeg_quality=(60, 92),
+    noise_sigma=(1.5, 5.0),
+    blur=(0.1, 1.6),
+    vignette=(0.05, 0.35),
+    shadow=(0.02, 0.18),
+    seed_colours={
+        "walnut": (84.0, 56.0, 40.0), "charcoal": (52.0, 50.0, 54.0), "straw": (204.0, 186.0, 120.0),
+        "brick": (160.0, 78.0, 52.0), "sage": (140.0, 152.0, 110.0), "buff": (216.0, 196.0, 150.0),
+    },
+    seed_length=(0.045, 0.32),
+    seed_aspect=(0.32, 0.92),
+    seed_wobble=0.05,
+    seed_texture=0.1,
+    speckled=0.25,
+    bright_backgrounds=((238, 238, 236), (248, 246, 240), (230, 234, 236), (242, 240, 232)),
+    dark_backgrounds=((14, 14, 16), (30, 38, 30), (44, 34, 30), (24, 26, 48), (28, 28, 28)),
+    coloured_backgrounds=((80, 130, 170), (210, 130, 90), (110, 150, 110), (180, 160, 210),
+                          (200, 190, 90), (120, 120, 124)),
+    fonts=("DejaVuSerif.ttf", "LiberationSansNarrow-Bold.ttf", "LiberationMono-Regular.ttf",
+           "DejaVuSansCondensed.ttf", None),
+    bold=0.4,
+    scale_labels=("200 µm", "2.0 mm", "50µm", "1 mm", "0.25 mm", "10 mm"),
+    magnification_labels=("6.3x", "Zoom 1.6X", "x12", "Obj 10x", "M 25x", "12/03/2025 14:07"),
+    text_height=(0.02, 0.055),
+    overlay_margin=(0.0, 0.04),
+)
 
 @dataclass(frozen=True)
 class Picture:
