@@ -1,5 +1,6 @@
-"""Accuracy of the built-in seed detector per case, on the set it was tuned on and on a fresh
-set, and its time per 1920x1080 picture on one core against the 0.5 s target, in one run."""
+"""Accuracy of the built-in seed detector per case, on the set it was tuned on, a fresh set
+and a hold-out set, and its time per 1920x1080 picture on one core against the 0.5 s
+target, in one run."""
 
 from __future__ import annotations
 
