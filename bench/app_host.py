@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def cpu_s(pid: int) -> float:
+    """The CPU time, user and system, all threads, that process `pid` has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def median_s(action: Callable[[], object], runs: int) -> float:
     """The median wall time of `action` over `runs` calls, after one warm-up call
     (imports, pool, containers)."""

@@ -25,16 +25,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.app_host import cpu_s
+
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = "nachet-pictures"
 TARGET = 0.02  # of one core
-
-
-def _cpu_s(pid: int) -> float:
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
 
 
 def _store(env: dict[str, str], count: int) -> None:
@@ -93,9 +88,9 @@ def _measure(command: list[str], env: dict[str, str], azurite_pid: int, settle_s
         drain = ThreadPoolExecutor(1)
         drain.submit(lambda: sum(1 for _ in proc.stderr))  # type: ignore[union-attr]
         time.sleep(settle_s)
-        host0, azurite0, started = _cpu_s(proc.pid), _cpu_s(azurite_pid), time.monotonic()
+        host0, azurite0, started = cpu_s(proc.pid), cpu_s(azurite_pid), time.monotonic()
         time.sleep(window_s)
-        host1, azurite1, elapsed = _cpu_s(proc.pid), _cpu_s(azurite_pid), time.monotonic() - started
+        host1, azurite1, elapsed = cpu_s(proc.pid), cpu_s(azurite_pid), time.monotonic() - started
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -168,9 +163,9 @@ def main() -> None:
                                 azurite.pid, args.settle, args.window)
             current = _measure([sys.executable, "-m", "devhost", "--port", "0"], env,
                                azurite.pid, args.settle, args.window)
-            alone = _cpu_s(azurite.pid)
+            alone = cpu_s(azurite.pid)
             time.sleep(args.window)
-            alone = (_cpu_s(azurite.pid) - alone) / args.window
+            alone = (cpu_s(azurite.pid) - alone) / args.window
         finally:
             stop(azurite)
             postgres.cleanup()

@@ -64,13 +64,6 @@ def alternating_medians(actions: dict[str, Callable[[], object]], runs: int) -> 
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def cpu_s(pid: int) -> float:
-    """The CPU time, user and system, that process `pid` has used so far (Linux)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -79,7 +72,7 @@ def main() -> None:
 
     from cryptography.fernet import Fernet
 
-    from bench.app_host import app_process, median_s
+    from bench.app_host import app_process, cpu_s, median_s
     from shared.db import connection
     from shared.db.queries.pipelines import load
     from shared.images import crop, decode, encode

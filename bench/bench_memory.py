@@ -24,12 +24,13 @@ import argparse
 import base64
 import io
 import itertools
-import os
 import threading
 import time
 from pathlib import Path
 
 import requests
+
+from bench.app_host import cpu_s
 
 N_SEEDS = 20
 WARM = 20  # the first measure, after this many inferences
@@ -47,12 +48,6 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} in /proc/{pid}/status")
-
-
-def cpu_s(pid: int) -> float:
-    """The process's CPU time so far (user and system, all threads), from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_at_rest(pid: int) -> float:
