@@ -1,0 +1,158 @@
+"""Touching seeds of two kinds: parted by their colours, and the line between them moved
+onto the edge between the colours."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from shared.pipeline.builtin_detector.pixels import luma_of
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE
+
+_COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
+_HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
+_WHITENED = 0.2  # two hues this near the line from one to white: a seed and its highlight
+
+
+def part_by_colour(
+    blob: np.ndarray, colours: np.ndarray, min_area: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the blob parted between its two colours, if it has two clearly different ones
+    (two seeds of two kinds), each in one piece shaped like a seed; a seed's own shading
+    (a darker rim round a paler middle) gives a ring, which is no seed.
+
+    The colours themselves first, then their hue alone (each over its brightness): shading,
+    blotches and speckles darken a seed without changing its hue, so two seeds of one
+    brightness and two hues stand apart in hue where their textures blur them in colour.
+    Highlights whiten the hue: they have no say in it, and go to the colour around them.
+    """
+    inner = ndimage.binary_erosion(blob, iterations=2)  # the rim mixes in the background
+    if inner.sum() < 2 * min_area:
+        return None
+    luma = luma_of(colours)
+    median = float(np.median(luma[inner]))
+    matte = inner & (luma <= median + _HIGHLIGHT * (1 - median))
+    hue = colours / np.maximum(luma, 1e-3)[..., None]
+    for features, where in ((colours, inner), (hue, matte)):
+        side = _two_colours(features[where], where)
+        if side is None:
+            continue
+        # The highlights left out go to the colour around them.
+        nearest = ndimage.distance_transform_edt(side == 0, return_indices=True)[1]
+        side = np.where(inner, side[nearest[0], nearest[1]], 0)
+        pieces = []
+        for k in (1, 2):
+            parts, n = ndimage.label(side == k)
+            if n == 0:
+                break
+            sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
+            biggest = parts == sizes.argmax() + 1
+            width = 2 * ndimage.distance_transform_edt(biggest).max()
+            biggest_area = sizes.max()
+            if (biggest_area < min_area or biggest_area < 0.8 * sizes.sum()
+                    or width < MIN_STROKE * np.sqrt(biggest_area)):
+                break
+            pieces.append(biggest)
+        if len(pieces) < 2 or (features is hue and _whitened(*(colours[matte & piece] for piece in pieces))):
+            continue
+        labels = np.where(pieces[0], 1, np.where(pieces[1], 2, 0))
+        nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)[1]
+        labels = labels[nearest[0], nearest[1]]
+        return blob & (labels == 1), blob & (labels == 2)
+    return None
+
+
+def _whitened(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether the colours of two pieces (one per row) differ as a colour and that colour
+    mixed with white do: a seed and the glow round its highlight, not two seeds."""
+    if len(first) == 0 or len(second) == 0:
+        return True
+    a, b = np.median(first, axis=0), np.median(second, axis=0)
+    if luma_of(a[None])[0] > luma_of(b[None])[0]:
+        a, b = b, a
+    towards = 1 - a  # from the darker colour towards white
+    share = float(towards @ (b - a)) / max(float(towards @ towards), 1e-9)
+    return bool(np.linalg.norm(b - a - share * towards) < _WHITENED * np.linalg.norm(b - a))
+
+
+def _two_colours(features: np.ndarray, inner: np.ndarray) -> np.ndarray | None:
+    """Return the `inner` pixels labelled 1 or 2 by which of two clearly different colours
+    they have (`features`, one row per pixel), or None if they have one colour."""
+    # Two-means along the colours' main axis.
+    centred = features - features.mean(axis=0)
+    axis = np.linalg.svd(centred[:: max(1, len(centred) // 2000)], full_matrices=False)[2][0]
+    position = (centred * axis).sum(axis=1)
+    cut = float(np.median(position))
+    for _ in range(8):
+        low, high = position[position < cut], position[position >= cut]
+        if len(low) == 0 or len(high) == 0:
+            return None
+        cut = (low.mean() + high.mean()) / 2
+    separation = (high.mean() - low.mean()) ** 2 / (low.var() + high.var() + 1e-9)
+    if separation < _COLOUR_SEPARATION or high.mean() - low.mean() < 0.1:
+        return None
+    side = np.zeros(inner.shape, np.int8)
+    side[inner] = np.where(position >= cut, 2, 1)
+    return side
+
+
+def smoothed_colours(rgb: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """Return the picture's colours in a box, each a Gaussian average of its neighbours (a
+    seed's colour steadied against noise): filtered on the box and the filter's reach around
+    it, so the same as on the whole frame, for the few boxes that need colours."""
+    reach = 4  # of a Gaussian of one pixel, truncated at four
+    top, left = max(0, rows.start - reach), max(0, cols.start - reach)
+    blurred = ndimage.gaussian_filter(rgb[top : rows.stop + reach, left : cols.stop + reach], (1, 1, 0))
+    return blurred[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
+
+
+def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """Return the segments with the line between two touching seeds of clearly different
+    colours moved onto the edge between the colours: cuts made from the shape alone pass
+    near it, not on it. Only pixels near the line move, each to the seed whose colour it
+    is nearer; each seed then keeps its largest piece."""
+    blobs, _ = ndimage.label(body)
+    out = segments.copy()
+    for rows, cols in ndimage.find_objects(blobs):
+        seg = segments[rows, cols] * body[rows, cols]
+        present = [k for k in np.unique(seg) if k > 0]
+        if len(present) < 2:
+            continue
+        colour = smoothed_colours(rgb, rows, cols)
+        stats = {}
+        for k in present:
+            core = ndimage.binary_erosion(seg == k, iterations=2)
+            pixels = colour[core] if core.sum() >= 20 else colour[seg == k]
+            # Median and its typical deviation: a highlight is no part of the seed's colour.
+            median = np.median(pixels, axis=0)
+            stats[k] = (median, float(np.median(((pixels - median) ** 2).sum(axis=1))) + 1e-4)
+        own = seg.copy()
+        best = np.full(seg.shape, np.inf)
+        for k in present:
+            mean, var = stats[k]
+            # Near seed k: within a band as wide as a fifth of its radius.
+            reach = 0.2 * np.sqrt((seg == k).sum() / np.pi)
+            near = (ndimage.distance_transform_edt(seg != k) <= max(2.0, reach)) & (seg > 0)
+            others = [j for j in present if j != k]
+            distinct = [j for j in others if ((stats[j][0] - mean) ** 2).sum() > 9 * (stats[j][1] + var)]
+            if not distinct:
+                near &= seg == k
+            else:
+                near &= np.isin(seg, [k, *distinct])
+            cost = ((colour - mean) ** 2).sum(axis=2)
+            # A pixel moves only to a seed whose colour it has (a highlight has neither's).
+            better = near & (cost < best) & ((seg == k) | (cost <= 9 * var))
+            own[better] = k
+            best[better] = cost[better]
+        # Each seed keeps its largest piece; stray pixels go to the seed nearest them.
+        kept = np.zeros_like(own)
+        for k in present:
+            parts, n = ndimage.label(own == k)
+            if n:
+                sizes = np.bincount(parts.ravel())[1:]
+                kept[parts == sizes.argmax() + 1] = k
+        nearest = ndimage.distance_transform_edt(kept == 0, return_indices=True)[1]
+        refined = kept[nearest[0], nearest[1]] * (seg > 0)
+        view = out[rows, cols]
+        view[seg > 0] = refined[seg > 0]
+    return out

@@ -1,0 +1,157 @@
+"""The microscope's overlays: drawn shapes (badges, bars, frames), rows of letters, and
+letters of a bold label by the frame's edge."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import ConvexHull, QhullError
+
+from shared.pipeline.builtin_detector.shapes import rectilinear
+
+_GLYPH_MAX = 0.12  # labels' letters are at most this tall, against the shorter side
+_EDGE_BAND = 0.15  # labels sit this close to the frame's edge, against the shorter side
+_MIN_SOLIDITY = 0.8  # a seed near the edge fills at least this share of its convex hull
+_MAX_HOLES = 0.08  # holes (highlights) make at most this share of a seed near the edge
+
+
+def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
+    """Return the pixels of drawn shapes: badges, scale bars, frames. Their outline runs
+    straight along a row for most of their width and along a column for most of their
+    height; a seed's outline is curved (the frame's edge, which cuts seeds straight, is no
+    outline; the flat arc of a seed cut lengthwise is straight one way only)."""
+    outline = mask & ~ndimage.binary_erosion(mask, border_value=1)
+    labels, _ = ndimage.label(mask)
+    found = np.zeros_like(mask)
+    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        if max(h, w) < min_side or min(h, w) < 4:
+            continue
+        if rectilinear(outline[rows, cols] & (labels[rows, cols] == label)):
+            found[max(0, rows.start - 2) : rows.stop + 2, max(0, cols.start - 2) : cols.stop + 2] = True
+    return found
+
+
+def text_lines(
+    inked: np.ndarray, rgb: np.ndarray, strength: np.ndarray, min_height: float, max_height: float
+) -> tuple[np.ndarray, list[int]]:
+    """Return the pixels of lines of text, found from their letters (see `_in_rows`), and
+    the height of each line found."""
+    found = np.zeros(inked.shape, bool)
+    heights: list[int] = []
+    # Letters of bold text touch each other by a pixel or two: thinned, they come apart.
+    for ink in (inked, ndimage.binary_erosion(inked)):
+        letters, count = ndimage.label(ink)
+        if count < 3:
+            continue
+        boxes = _boxes(letters)
+        inks = _ink_colours(rgb, strength, letters, count)
+        height = boxes[:, 3] - boxes[:, 1]
+        fits = np.flatnonzero((height >= min_height) & (height <= max_height))
+        lines = _in_rows(boxes[fits], inks[fits], inked.shape)
+        for line in np.unique(lines[lines >= 0]):
+            left, top, right, bottom = boxes[fits[lines == line]].T
+            margin = max(3, round(0.3 * float(np.median(bottom - top))))
+            found[max(0, top.min() - margin) : bottom.max() + margin,
+                  max(0, left.min() - margin) : right.max() + margin] = True
+            heights.append(int(bottom.max() - top.min()))
+    return found, heights
+
+
+def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.ndarray:
+    """Return the line of text each box belongs to, -1 for none.
+
+    Pieces of one ink, side by side and close together, overlapping in height, chain into a
+    line: four or more are text (letters, or words whose letters touch); three are text if
+    they sit on one straight line (a chain of seeds wanders up and down); two are text if
+    they also share a baseline near the frame's edge, where the microscope writes its
+    labels, and span a few letters (a bold label such as "4.0x" whose letters touch).
+    """
+    if len(boxes) < 2:
+        return np.full(len(boxes), -1)
+    left, top, right, bottom = boxes.T.astype(float)
+    height = bottom - top
+    shorter = np.minimum(height[:, None], height[None, :])
+    taller = np.maximum(height[:, None], height[None, :])
+    gap = np.maximum(left[None, :] - right[:, None], left[:, None] - right[None, :])
+    overlap = np.minimum(bottom[:, None], bottom[None, :]) - np.maximum(top[:, None], top[None, :])
+    same_ink = np.abs(inks[:, None, :] - inks[None, :, :]).max(axis=2) <= 0.25
+    neighbours = (taller <= 2.2 * shorter) & (gap <= 0.6 * taller) & (overlap >= 0.5 * shorter) & same_ink
+    count, line = connected_components(sparse.csr_matrix(neighbours), directed=False)
+    sizes = np.bincount(line, minlength=count)
+    centre = (top + bottom) / 2
+    straight = np.array(
+        [np.ptp(centre[line == k]) <= 0.3 * np.median(height[line == k]) for k in range(count)]
+    )
+    rows, cols = frame
+    margin = 0.12 * min(rows, cols)
+    near_edge = (left < margin) | (top < margin) | (right > cols - margin) | (bottom > rows - margin)
+    # A pair: on one baseline, nearly touching, at the edge, as wide as a few letters.
+    level = np.abs(bottom[:, None] - bottom[None, :]) <= np.maximum(1.5, 0.1 * taller)
+    wide = np.maximum(right[:, None], right[None, :]) - np.minimum(left[:, None], left[None, :]) >= 2 * taller
+    twin = neighbours & level & wide & (gap <= 0.3 * taller) & near_edge[:, None] & near_edge[None, :]
+    np.fill_diagonal(twin, False)
+    pair = np.bincount(line, weights=twin.sum(axis=1), minlength=count) >= 2  # both ways
+    text = (sizes >= 4) | (straight & ((sizes == 3) | ((sizes == 2) & pair)))
+    # A word set apart by a wide space (the "µm" of a large bold "100 µm") joins its line:
+    # pieces of the line's ink in its row, no further from it than they are tall.
+    loose = (taller <= 2.2 * shorter) & (gap <= taller) & (overlap >= 0.5 * shorter) & same_ink
+    _, phrase = connected_components(sparse.csr_matrix(loose), directed=False)
+    with_text = np.zeros(phrase.max() + 1, bool)
+    with_text[phrase[text[line]]] = True
+    return np.where(with_text[phrase], phrase, -1)
+
+
+def _boxes(labels: np.ndarray) -> np.ndarray:
+    """Return the box (left, top, right, bottom) of each label 1..n, as an n x 4 array."""
+    found = ndimage.find_objects(labels)
+    return np.array([(c.start, r.start, c.stop, r.stop) for r, c in found], int).reshape(len(found), 4)
+
+
+def _ink_colours(rgb: np.ndarray, strength: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """Return the colour of each label's strongest pixel, as a count x 3 array: the ink
+    itself, which a thin letter's mean (mixed with the background at its edges) is not."""
+    # ndimage.maximum_position sorts the whole frame; only the labelled pixels need sorting.
+    pixels = np.flatnonzero(labels)
+    order = pixels[np.argsort(strength.ravel()[pixels])]
+    strongest = np.zeros(count + 1, np.intp)
+    strongest[labels.ravel()[order]] = order  # the last, strongest, pixel of each label wins
+    return rgb.reshape(-1, 3)[strongest[1:]]
+
+
+def glyph_like(
+    blob: np.ndarray, inked: np.ndarray, stroked: np.ndarray, where: tuple[slice, slice],
+    frame: tuple[int, int],
+) -> bool:
+    """Whether a piece is shaped like a letter of the microscope's labels: small, by the
+    frame's edge, and either far from convex (a seed, even two touching, fills most of its
+    convex hull; a letter, even bold, leaves bays) or a ring of ink (an "0", an "o": a
+    seed's only holes are small highlights)."""
+    rows, cols = where
+    height, width = frame
+    unit = min(height, width)
+    if max(rows.stop - rows.start, cols.stop - cols.start) > _GLYPH_MAX * unit:
+        return False
+    margin = _EDGE_BAND * unit
+    if not (rows.start < margin or cols.start < margin or rows.stop > height - margin
+            or cols.stop > width - margin):
+        return False
+    holes, count = ndimage.label(blob & ~inked)
+    if count:
+        touches_outside = np.unique(holes[ndimage.binary_dilation(~blob) & (holes > 0)])
+        sizes = np.bincount(holes.ravel(), minlength=count + 1)
+        sizes[touches_outside] = 0
+        # Counters (an "8" or a slashed "0" has two), not the pinholes of a faint seed's noise.
+        counters = sizes[1:][sizes[1:] >= 0.02 * blob.sum()]
+        if counters.sum() > _MAX_HOLES * blob.sum():
+            return True
+    ys, xs = np.nonzero(blob & stroked)  # the mask's closing and blur fill a letter's bays
+    if len(xs) < 3:
+        return False  # no ink to judge by
+    try:
+        hull = ConvexHull(np.stack([xs, ys], axis=1).astype(float))
+    except QhullError:
+        return True  # all on a line
+    # The hull runs through pixel centres: half a pixel of outline is missing from its area.
+    return len(xs) < _MIN_SOLIDITY * (hull.volume + hull.area / 2)

@@ -1,0 +1,85 @@
+"""Boxes and scores: which pieces are seeds, their boxes, and how sure each one is."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE
+
+_MIN_EDGE = 0.06  # a seed's edge rises by this share of its contrast per pixel, at least
+_MIN_BOX_FILL = 0.3  # a seed covers at least this share of its box
+_MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none was a seed's
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom in working pixels, right exclusive
+
+
+def scored_boxes(
+    segments: np.ndarray, count: int, body: np.ndarray, strength: np.ndarray, thickness: np.ndarray,
+    min_side: float,
+) -> list[tuple[Box, float]]:
+    """Return the box and confidence of each segment (labelled 1..count) that is a seed.
+
+    `body` is the seeds' pixels, `strength` how much each stands out from the background,
+    `thickness` the width of the strokes through it and `min_side` a seed's least length.
+    """
+    height, width = body.shape
+    index = np.arange(1, count + 1)
+    areas = ndimage.sum_labels(body, segments, index)
+    contrasts = ndimage.mean(strength, segments, index)
+    # How steeply each piece rises from the background, against its contrast: a seed's edge
+    # is sharp, a patch of an uneven background (a gradient, a texture) fades in.
+    outline = body & ~ndimage.binary_erosion(body, border_value=1)
+    ys, xs = np.nonzero(outline)
+    owners = segments[ys, xs]
+    slope = np.bincount(owners, _slope_at(strength, ys, xs), minlength=count + 1)[1:]
+    with np.errstate(invalid="ignore"):  # a piece with no outline of its own has no slope
+        edges = np.nan_to_num(slope / np.bincount(owners, minlength=count + 1)[1:]) / contrasts
+
+    found: list[tuple[Box, float]] = []
+    for label, where in enumerate(ndimage.find_objects(segments), start=1):
+        if where is None:
+            continue  # a seed whose pixels all went to a neighbour of its colour
+        rows, cols = where
+        box_w, box_h = cols.stop - cols.start, rows.stop - rows.start
+        area = float(areas[label - 1])
+        if max(box_w, box_h) < min_side or area < min_side**2 / 2:
+            continue  # dust
+        if area > 0.5 * height * width or edges[label - 1] < _MIN_EDGE:
+            continue  # no seed: more than half the frame, or a patch of uneven background
+        if area < _MIN_BOX_FILL * box_w * box_h or (box_w > 0.9 * width and box_h > 0.9 * height):
+            continue  # a box mostly of background, or of the whole frame, is no seed's
+        blob = segments[rows, cols] == label
+        if thickness[rows, cols][blob].max() < MIN_STROKE * np.sqrt(area):
+            continue  # too thin for a seed: a hair, a fibre, a drawn line
+        size_score = min(1.0, area / (4 * min_side**2))
+        contrast_score = 1 - np.exp(-float(contrasts[label - 1]) / 2)
+        confidence = contrast_score * _fill(blob) * size_score**0.5
+        if confidence < _MIN_SCORE:
+            continue  # faint, ragged and small at once: a speck, a bit of fibre, a streak
+        found.append(((cols.start, rows.start, cols.stop, rows.stop), round(float(confidence), 3)))
+    return found
+
+
+def _slope_at(values: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Return the steepness of `values` at the pixels (ys, xs): the Sobel gradient's length
+    over 8, as `ndimage.sobel` (edges reflected) gives it, computed at those pixels only."""
+    padded = np.pad(values, 1, mode="symmetric")  # numpy's "symmetric" is ndimage's "reflect"
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return padded[ys + 1 + dy, xs + 1 + dx]
+
+    down = at(1, -1) + 2 * at(1, 0) + at(1, 1) - (at(-1, -1) + 2 * at(-1, 0) + at(-1, 1))
+    across = at(-1, 1) + 2 * at(0, 1) + at(1, 1) - (at(-1, -1) + 2 * at(0, -1) + at(1, -1))
+    return np.hypot(down, across) / 8
+
+
+def _fill(blob: np.ndarray) -> float:
+    """Return how fully a blob fills its equivalent ellipse: 1 if solid, less if ragged."""
+    ys, xs = np.nonzero(blob)
+    if len(xs) < 3:
+        return 0.0
+    # A solid ellipse's area is 4π·sqrt(det covariance); the +1/12 is each pixel's own spread.
+    cov = np.cov(xs, ys) + np.eye(2) / 12
+    ellipse_area = 4 * np.pi * np.sqrt(max(np.linalg.det(cov), 1e-9))
+    return float(min(1.0, len(xs) / ellipse_area / 0.9))  # solid seeds' outlines fill >= 0.9

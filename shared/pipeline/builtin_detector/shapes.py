@@ -1,0 +1,42 @@
+"""The shape of a blob: how wide its strokes are, and whether its outline was drawn with a
+ruler."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+MIN_STROKE = 0.4  # a seed's width over the root of its area; strokes of text are thinner
+
+
+def stroke_widths(stroked: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Return the width of the strokes that reach `where` at each of their pixels (zero
+    elsewhere): twice the distance to the nearest pixel that is not stroked, the frame's edge
+    counting as not stroked, less one pixel (the distance runs between pixels' centres, so a
+    line one pixel wide is 1, not 2: a fibre two or three pixels wide would otherwise count
+    as half as thick again). Stroke by stroke on its box, not on the frame: the same, as the
+    pixel nearest any of a stroke's that is not its own is not stroked."""
+    thickness = np.zeros(stroked.shape)
+    strokes, _ = ndimage.label(stroked)
+    boxes = ndimage.find_objects(strokes)
+    for label in np.unique(strokes[where & stroked]):
+        rows, cols = boxes[label - 1]
+        own = strokes[rows, cols] == label
+        distance = ndimage.distance_transform_edt(np.pad(own, 1))[1:-1, 1:-1]
+        thickness[rows, cols][own] = 2 * distance[own] - 1
+    return thickness
+
+
+def rectilinear(edge: np.ndarray) -> bool:
+    """Whether an outline, on its box, runs straight along a row for most of the box's
+    width and along a column for most of its height: a drawn shape, not a seed."""
+    h, w = edge.shape
+    return _longest_run(edge) >= 0.6 * w and _longest_run(edge.T) >= 0.6 * h
+
+
+def _longest_run(pixels: np.ndarray) -> int:
+    """Return the longest run of set pixels along any row."""
+    padded = np.pad(pixels.astype(np.int8), ((0, 0), (1, 1)))
+    steps = np.diff(padded, axis=1)
+    starts, ends = np.nonzero(steps == 1)[1], np.nonzero(steps == -1)[1]
+    return int((ends - starts).max(initial=0))  # runs come in order, row by row
