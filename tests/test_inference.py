@@ -201,6 +201,10 @@ def test_picture_of_an_unaccepted_format_is_415(app, client, user, monkeypatch):
     ({"image": "data:text/plain;base64,aGVsbG8gd29ybGQ="}, 415, ["not a supported image"]),
     ({"image": "https://example.org/seed.png"}, 400, ["data URL"]),
     ({"image": "data:image/png;base64,@@@@"}, 400, ["base64"]),
+    # Strict base64, as the stdlib's validate=True: no line breaks, padding only at the end.
+    ({"image": "data:image/png;base64,iVBORw0K\nGgo="}, 400, ["base64"]),
+    ({"image": "data:image/png;base64,iVBO=Rw0KGgo="}, 400, ["base64"]),
+    ({"image": "data:image/png;base64,iVBORw0KGgo"}, 400, ["base64"]),
     ({"imageDims": None}, 400, ["imageDims", "missing"]),
     ({"imageDims": [1920]}, 400, ["imageDims"]),
     ({"imageDims": [1920, 0]}, 400, ["imageDims"]),

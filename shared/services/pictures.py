@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from uuid import UUID
+
+import pybase64
 
 from shared import images, storage
 from shared.db import connection
@@ -53,6 +54,6 @@ def get_picture(req: PictureId) -> dict:
     return {
         "picture_id": str(req.picture_id),
         "inference": inference,
-        "image": f"data:{content_type};base64,{base64.b64encode(data).decode()}",
+        "image": f"data:{content_type};base64,{pybase64.b64encode(data).decode()}",
         "thumbnail": thumbnail_url(row.thumbnail),
     }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, TypeGuard
+
+import pybase64
 
 from shared.errors import ModelEndpointFailed
 from shared.images import crop, encode
@@ -42,7 +43,7 @@ def detect(model: ModelSpec, picture: DecodedImage, detections: list[Detection])
     file = picture.upright_file or encode(picture.image, picture.format)
     # Base64 needs no escaping in JSON: the body is put together around it, rather than
     # json.dumps scanning a string of 4/3 the file's size.
-    body = _DETECTOR_BODY_START + base64.b64encode(file) + _DETECTOR_BODY_END
+    body = _DETECTOR_BODY_START + pybase64.b64encode(file) + _DETECTOR_BODY_END
     return _boxes(model, post(model, body))
 
 
@@ -80,7 +81,7 @@ def _classify(model: ModelSpec, picture: DecodedImage, detections: list[Detectio
     try:
         pool = _crop_calls()
         for i in chosen:
-            body = base64.b64encode(encode(crop(picture.image, _pixel_box(detections[i].box, picture)),
+            body = pybase64.b64encode(encode(crop(picture.image, _pixel_box(detections[i].box, picture)),
                                            picture.format, fast=True))  # base64 text, as ASCII bytes
             # In a copy of the request's context: the call's span is the request's (shared.telemetry).
             futures.append(pool.submit(copy_context().run, _classify_crop, model, body))
