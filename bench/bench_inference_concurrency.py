@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import math
 import os
 import statistics
@@ -121,11 +122,15 @@ def main() -> None:
                 session = requests.Session()
                 user = session.post(f"{app.base_url}/get-user-id",
                                     json={"email": "bench@example.org"}).json()["user_id"]
-                body = {"container_name": user, "user_id": user, "imageDims": [1920, 1080],
-                        "image": "data:image/png;base64," + base64.b64encode(data).decode()}
+                # Encoded once, as the models' bodies are: the client's JSON encoding of 4 MB
+                # (7 ms here) is not the app's work.
+                picture_url = "data:image/png;base64," + base64.b64encode(data).decode()
+                body = json.dumps({"container_name": user, "user_id": user, "imageDims": [1920, 1080],
+                                   "image": picture_url}).encode()
 
                 def infer() -> None:
-                    r = session.post(f"{app.base_url}/inf", json=body, timeout=120)  # noqa: B023
+                    r = session.post(f"{app.base_url}/inf", data=body, timeout=120,  # noqa: B023
+                                     headers={"Content-Type": "application/json"})
                     assert r.status_code == 200, r.text
                     assert r.json()["totalBoxes"] == N_SEEDS, r.json()["totalBoxes"]
 
