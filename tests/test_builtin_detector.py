@@ -21,10 +21,12 @@ from tests.support.images import data_url
 from tests.support.inference import body
 from tests.support.synthetic_seeds import (
     CASES,
+    FRESH,
     TUNING,
     Box,
     Picture,
     SeedScene,
+    Style,
     fake_camera_frame,
     iou,
     make_picture,
@@ -210,6 +212,17 @@ def test_touching_seeds_are_boxed_one_by_one(index: int) -> None:
     # Tuning pictures the detector once merged: two seeds of one colour meeting in an L with
     # one deep notch (cut from it), and a reddish seed on a dark brown one (parted by hue).
     picture = make_picture("touching", index)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
+@pytest.mark.parametrize(
+    ("case", "index", "style"), [("coloured", 8, TUNING), ("border", 500019, FRESH)],
+    ids=["a speckled seed cut by the frame's side", "a small seed cut by the frame's corner"],
+)
+def test_a_seed_by_the_frame_is_no_letter(case: str, index: int, style: Style) -> None:
+    # Pictures whose seed by the frame's edge was once dropped as a letter of a label: its
+    # ink patchy (speckles, a faint coat), but its body as thick and convex as a seed's.
+    picture = make_picture(case, index, style)
     assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
 
 

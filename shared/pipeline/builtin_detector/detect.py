@@ -72,9 +72,10 @@ def detect_seeds(image: Image) -> list[Detection]:
     pieces, _ = ndimage.label(body)
     for label, where in enumerate(ndimage.find_objects(pieces), start=1):
         piece = pieces[where] == label
-        thin = thickness[where][piece].max() < MIN_STROKE * np.sqrt(piece.sum())
+        widest = thickness[where][piece].max()
+        thin = widest < MIN_STROKE * np.sqrt(piece.sum())
         word = where[0].stop - where[0].start <= word_height
-        if thin or word or glyph_like(piece, inked[where], stroked[where], where, (height, width)):
+        if thin or word or glyph_like(piece, inked[where], stroked[where], widest, where, (height, width)):
             body[where] &= ~piece
     segments, count = split_at_necks(body, min_side / 5)
     segments, count = cut_overlaps(segments, count, body, rgb, min_side**2 / 2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial import ConvexHull
 
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE, rectilinear
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE, convex_hull, rectilinear, solidity
 
 _CUT_RATIO = 3.0  # two seeds overlap: the cut between notches is short against their depth
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
@@ -24,7 +24,7 @@ def cut_between_notches(
     blob: np.ndarray, background: np.ndarray, min_area: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return the blob cut in two at its best pair of notches, or None if it has none."""
-    hull = _hull(blob)
+    hull = convex_hull(blob)
     if hull is None or blob.sum() >= 0.995 * hull.volume:
         return None  # convex: one seed
     depth = _bay_depth(blob, background, hull)
@@ -59,7 +59,7 @@ def cut_from_notch(
     and, on the other side, a shallow one or none; a single seed half hidden under another
     is bitten by a wide bay, and no straight cut leaves it in two convex pieces.
     """
-    hull = _hull(blob)
+    hull = convex_hull(blob)
     if hull is None:
         return None
     whole = float(blob.sum() / (hull.volume + hull.area / 2))
@@ -90,7 +90,7 @@ def cut_from_notch(
         halves = _halves(blob, p, np.array([ys[stop - 1], xs[stop - 1]], float), min_area)
         if halves is None:
             continue
-        score = min(_solidity(half) for half in halves)
+        score = min(solidity(half) for half in halves)
         if score > best_score:
             best, best_score = halves, score
     return best if best_score >= _PART_SOLIDITY else None
@@ -126,14 +126,6 @@ def _halves(
     return blob & (labels == 1), blob & (labels == 2)
 
 
-def _hull(blob: np.ndarray) -> ConvexHull | None:
-    """Return the convex hull of a blob's pixel centres (x, y), None if they are on a line."""
-    ys, xs = np.nonzero(blob & ~ndimage.binary_erosion(blob))  # the outline's hull is the blob's
-    try:
-        return ConvexHull(np.stack([xs, ys], axis=1).astype(float))
-    except (QhullError, ValueError):
-        return None
-
 
 def _bay_depth(blob: np.ndarray, background: np.ndarray, hull: ConvexHull) -> np.ndarray:
     """Return how deep each pixel of the bays (the `background` inside the blob's hull) lies
@@ -151,10 +143,3 @@ def _outline(blob: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(blob.any(axis=1)), np.flatnonzero(blob.any(axis=0))
     own = blob[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return own & ~ndimage.binary_erosion(own)
-
-
-def _solidity(blob: np.ndarray) -> float:
-    """Return the share of its convex hull a blob fills: 1 if convex, less if it has bays.
-    The hull runs through pixel centres: half a pixel of outline is missing from its area."""
-    hull = _hull(blob)
-    return 0.0 if hull is None else float(blob.sum() / (hull.volume + hull.area / 2))

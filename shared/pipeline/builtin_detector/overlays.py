@@ -8,12 +8,14 @@ from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
-from shared.pipeline.builtin_detector.shapes import rectilinear
+from shared.pipeline.builtin_detector.shapes import rectilinear, solidity
 
 _GLYPH_MAX = 0.12  # labels' letters are at most this tall, against the shorter side
 _EDGE_BAND = 0.15  # labels sit this close to the frame's edge, against the shorter side
 _MIN_SOLIDITY = 0.8  # a seed near the edge fills at least this share of its convex hull
 _MAX_HOLES = 0.08  # holes (highlights) make at most this share of a seed near the edge
+_SEED_THICKNESS = 0.55  # widest stroke over root of area: less for letters, 1.13 x root(aspect) for ovals
+_SEED_SOLIDITY = 0.95  # and a piece filling this much of its convex hull is a seed's body
 
 
 def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
@@ -121,13 +123,14 @@ def _ink_colours(rgb: np.ndarray, strength: np.ndarray, labels: np.ndarray, coun
 
 
 def glyph_like(
-    blob: np.ndarray, inked: np.ndarray, stroked: np.ndarray, where: tuple[slice, slice],
-    frame: tuple[int, int],
+    blob: np.ndarray, inked: np.ndarray, stroked: np.ndarray, width_of_strokes: float,
+    where: tuple[slice, slice], frame: tuple[int, int],
 ) -> bool:
     """Whether a piece is shaped like a letter of the microscope's labels: small, by the
     frame's edge, and either far from convex (a seed, even two touching, fills most of its
     convex hull; a letter, even bold, leaves bays) or a ring of ink (an "0", an "o": a
-    seed's only holes are small highlights)."""
+    seed's only holes are small highlights); never a convex piece as thick as a seed
+    (`width_of_strokes`, its widest stroke), which a letter's strokes are not."""
     rows, cols = where
     height, width = frame
     unit = min(height, width)
@@ -136,6 +139,9 @@ def glyph_like(
     margin = _EDGE_BAND * unit
     if not (rows.start < margin or cols.start < margin or rows.stop > height - margin
             or cols.stop > width - margin):
+        return False
+    # A faint or speckled seed's ink is patchy (holes, bays), but its body is whole.
+    if width_of_strokes >= _SEED_THICKNESS * np.sqrt(blob.sum()) and solidity(blob) >= _SEED_SOLIDITY:
         return False
     holes, count = ndimage.label(blob & ~inked)
     if count:

@@ -1,10 +1,11 @@
-"""The shape of a blob: how wide its strokes are, and whether its outline was drawn with a
-ruler."""
+"""The shape of a blob: how wide its strokes are, how convex it is, and whether its outline
+was drawn with a ruler."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 MIN_STROKE = 0.4  # a seed's width over the root of its area; strokes of text are thinner
 
@@ -40,3 +41,19 @@ def _longest_run(pixels: np.ndarray) -> int:
     steps = np.diff(padded, axis=1)
     starts, ends = np.nonzero(steps == 1)[1], np.nonzero(steps == -1)[1]
     return int((ends - starts).max(initial=0))  # runs come in order, row by row
+
+
+def convex_hull(blob: np.ndarray) -> ConvexHull | None:
+    """Return the convex hull of a blob's pixel centres (x, y), None if they are on a line."""
+    ys, xs = np.nonzero(blob & ~ndimage.binary_erosion(blob))  # the outline's hull is the blob's
+    try:
+        return ConvexHull(np.stack([xs, ys], axis=1).astype(float))
+    except (QhullError, ValueError):
+        return None
+
+
+def solidity(blob: np.ndarray) -> float:
+    """Return the share of its convex hull a blob fills: 1 if convex, less if it has bays.
+    The hull runs through pixel centres: half a pixel of outline is missing from its area."""
+    hull = convex_hull(blob)
+    return 0.0 if hull is None else float(blob.sum() / (hull.volume + hull.area / 2))
