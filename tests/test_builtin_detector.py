@@ -250,6 +250,17 @@ def test_one_elongated_seed_stays_whole() -> None:
         assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
 
 
+@pytest.mark.parametrize(
+    ("case", "index"), [("plain", 500005), ("overlay", 500006)],
+    ids=["a small thin speckled seed", "a small thin seed with a highlight"],
+)
+def test_a_small_thin_seed_is_not_cut_by_the_wobble_of_its_ridge(case: str, index: int) -> None:
+    # Fresh pictures whose small thin seeds the watershed once cut in two (or cut a tip off):
+    # their ridge, a few pixels high, dips by a pixel where the outline wobbles.
+    picture = make_picture(case, index, FRESH)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
 @pytest.mark.parametrize("mouth", [0, 60, 150, 300])
 def test_a_frame_of_chromiums_fake_camera_gives_no_frame_wide_box(mouth: float) -> None:
     image = fake_camera_frame(mouth=mouth)

@@ -8,6 +8,7 @@ from scipy import ndimage
 from shared.pipeline.builtin_detector.pixels import local_max
 
 _SPLIT_DIP = 0.12  # two touching seeds: the neck is this much narrower than the smaller seed
+_MIN_DIP = 1.0  # and at least this many pixels: a thin seed's ridge wobbles by about one
 
 
 def split_at_necks(mask: np.ndarray, min_radius: float) -> tuple[np.ndarray, int]:
@@ -76,7 +77,7 @@ def _seed_peaks(distance: np.ndarray, min_radius: float) -> list[tuple[int, int]
             neck = level / 0.96  # they met between this level and the one above
             for k in sorted(members[blob], key=lambda k: -seeds[k][0])[1:]:
                 height = seeds[k][0]
-                if neck >= (1 - _SPLIT_DIP) * height or height < min_radius:
+                if height - neck < max(_SPLIT_DIP * height, _MIN_DIP) or height < min_radius:
                     alive[k] = False
     return [peak for (_, peak), keep in zip(seeds, alive, strict=True) if keep]
 
