@@ -261,6 +261,19 @@ def test_a_small_thin_seed_is_not_cut_by_the_wobble_of_its_ridge(case: str, inde
     assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
 
 
+@pytest.mark.parametrize(
+    ("case", "index", "style"), [("overlay", 200004, TUNING), ("no-seed", 200001, FRESH)],
+    ids=["a dark badge among seeds", "a light badge on a plain frame"],
+)
+def test_a_badge_with_well_rounded_corners_gives_no_box(case: str, index: int, style: Style) -> None:
+    # Scale bars on badges whose corners are rounded a fifth of the way or more: their sides
+    # are too short to count as straight, but they fill nearly all their box (a seed, π/4).
+    picture = make_picture(case, index, style)
+    found = pixel_boxes(detect_seeds(picture.image), picture.image)
+    assert picture.overlays
+    assert_each_seed_found_once(found, picture.seeds)
+
+
 @pytest.mark.parametrize("mouth", [0, 60, 150, 300])
 def test_a_frame_of_chromiums_fake_camera_gives_no_frame_wide_box(mouth: float) -> None:
     image = fake_camera_frame(mouth=mouth)

@@ -10,6 +10,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from shared.pipeline.builtin_detector.shapes import rectilinear, solidity
 
+_BADGE_FILL = 0.92  # of its box, at least, for a badge with corners rounded a quarter of the way
 _GLYPH_MAX = 0.12  # labels' letters are at most this tall, against the shorter side
 _EDGE_BAND = 0.15  # labels sit this close to the frame's edge, against the shorter side
 _MIN_SOLIDITY = 0.8  # a seed near the edge fills at least this share of its convex hull
@@ -22,7 +23,10 @@ def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
     """Return the pixels of drawn shapes: badges, scale bars, frames. Their outline runs
     straight along a row for most of their width and along a column for most of their
     height; a seed's outline is curved (the frame's edge, which cuts seeds straight, is no
-    outline; the flat arc of a seed cut lengthwise is straight one way only)."""
+    outline; the flat arc of a seed cut lengthwise is straight one way only). A badge whose
+    corners are rounded so far that its sides are short still fills nearly all its box; a
+    seed, an oval, fills about π/4 of it, even cut by one side of the frame."""
+    height, width = mask.shape
     outline = mask & ~ndimage.binary_erosion(mask, border_value=1)
     labels, _ = ndimage.label(mask)
     found = np.zeros_like(mask)
@@ -30,7 +34,11 @@ def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
         h, w = rows.stop - rows.start, cols.stop - cols.start
         if max(h, w) < min_side or min(h, w) < 4:
             continue
-        if rectilinear(outline[rows, cols] & (labels[rows, cols] == label)):
+        own = labels[rows, cols] == label
+        # A seed in a corner of the frame, cut by two of its sides, can fill its box too.
+        sides = (rows.start == 0) + (cols.start == 0) + (rows.stop == height) + (cols.stop == width)
+        badge = sides <= 1 and own.sum() >= _BADGE_FILL * h * w
+        if badge or rectilinear(outline[rows, cols] & own):
             found[max(0, rows.start - 2) : rows.stop + 2, max(0, cols.start - 2) : cols.stop + 2] = True
     return found
 
