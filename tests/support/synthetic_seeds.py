@@ -8,7 +8,7 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw.
+to judge it on pictures it never saw, and `UNSEEN` a fourth, made the same way one round later.
 """
 
 from __future__ import annotations
@@ -174,6 +174,41 @@ HOLDOUT = Style(
     magnification_labels=("6.3x", "Zoom 1.6X", "x12", "Obj 10x", "M 25x", "12/03/2025 14:07"),
     text_height=(0.02, 0.055),
     overlay_margin=(0.0, 0.04),
+)
+
+
+# Written at the end of the round that followed the hold-out set's run, once the detector's
+# work of that round had landed; seen by nobody working on the detector.
+UNSEEN = Style(
+    camera_sizes=((1024, 1024), (1280, 800), (1440, 1080), (1800, 1200), (2000, 1500), (2560, 1600),
+                  (2592, 1728)),
+    formats=("JPEG", "TIFF", "PNG"),
+    jpeg_quality=(65, 94),
+    noise_sigma=(1.2, 5.5),
+    blur=(0.2, 1.8),
+    vignette=(0.0, 0.38),
+    shadow=(0.03, 0.17),
+    seed_colours={
+        "umber": (110.0, 74.0, 46.0), "ash": (74.0, 72.0, 70.0), "honey": (196.0, 152.0, 80.0),
+        "rust": (140.0, 66.0, 38.0), "moss": (104.0, 118.0, 70.0), "bone": (226.0, 218.0, 190.0),
+        "plum": (92.0, 52.0, 64.0),
+    },
+    seed_length=(0.05, 0.3),
+    seed_aspect=(0.3, 0.93),
+    seed_wobble=0.055,
+    seed_texture=0.11,
+    speckled=0.3,
+    bright_backgrounds=((244, 244, 242), (234, 236, 240), (250, 246, 236), (228, 232, 226)),
+    dark_backgrounds=((12, 12, 14), (26, 32, 44), (40, 30, 26), (20, 36, 24), (36, 36, 38)),
+    coloured_backgrounds=((70, 140, 200), (200, 120, 60), (100, 170, 130), (170, 140, 200),
+                          (210, 200, 110), (140, 140, 140)),
+    fonts=("DejaVuSans.ttf", "LiberationSerif-Bold.ttf", "DejaVuSansMono-Bold.ttf",
+           "LiberationSansNarrow-Regular.ttf", "DejaVuSerifCondensed.ttf", None),
+    bold=0.35,
+    scale_labels=("500 µm", "1.5 mm", "100um", "3 mm", "0.2 mm", "20 mm"),
+    magnification_labels=("5x", "Zoom 3.2X", "x16", "Obj. 20x", "M 40x", "2025-11-02 09:41"),
+    text_height=(0.019, 0.052),
+    overlay_margin=(0.0, 0.045),
 )
 
 @dataclass(frozen=True)
