@@ -242,6 +242,13 @@ def test_seeds_cut_by_the_frame_are_boxed_to_its_edge() -> None:
             assert fraction or not at_edge, (seed, d.box)
 
 
+def test_a_highlight_parted_from_its_seed_is_no_box_of_its_own() -> None:
+    # A fresh picture whose dark red seed on a black ground had its highlight parted by
+    # colour and boxed as a seed inside the seed's own box.
+    picture = make_picture("dark", 500002, FRESH)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
 def test_one_elongated_seed_stays_whole() -> None:
     # Long thin seeds (a third as wide as long, or less): one box each, never two halves.
     style = replace(TUNING, seed_aspect=(0.22, 0.33), seed_length=(0.15, 0.3))
