@@ -1,5 +1,5 @@
-"""Touching seeds of two kinds: parted by their colours, and the line between them moved
-onto the edge between the colours."""
+"""Touching seeds of two kinds: parted by their colours, the line between them moved onto
+the edge between the colours, and a highlight parted from its seed given back to it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from shared.pipeline.builtin_detector.shapes import MIN_STROKE
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
 _WHITENED = 0.2  # two hues this near the line from one to white: a seed and its highlight
+_ENCLOSED = 0.5  # a piece bordering one seed along this share of its outline, in its box, is part of it
 
 
 def part_by_colour(
@@ -156,3 +157,29 @@ def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray)
         view = out[rows, cols]
         view[seg > 0] = refined[seg > 0]
     return out
+
+
+def merge_enclosed(segments: np.ndarray) -> np.ndarray:
+    """Return the segments with each one that lies within another's box and borders it
+    along most of its outline given to it: a highlight or blotch parted from its seed by
+    colour, not a seed (one seed on another's edge reaches out of it)."""
+    merged = segments.copy()
+    boxes = ndimage.find_objects(segments)
+    for label, where in enumerate(boxes, start=1):
+        if where is None:
+            continue
+        rows, cols = where
+        top, left = max(0, rows.start - 1), max(0, cols.start - 1)
+        around = segments[top : rows.stop + 1, left : cols.stop + 1]
+        own = around == label
+        ring = around[ndimage.binary_dilation(own, np.ones((3, 3), bool)) & ~own]
+        if not ring.any():
+            continue
+        host = int(np.bincount(ring[ring != 0]).argmax())
+        outer = boxes[host - 1]
+        inside = outer is not None and all(
+            o.start <= w.start and w.stop <= o.stop for o, w in zip(outer, where, strict=True)
+        )
+        if inside and np.count_nonzero(ring == host) >= _ENCLOSED * ring.size:
+            merged[rows, cols][segments[rows, cols] == label] = host
+    return merged

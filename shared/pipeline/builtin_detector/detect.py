@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from shared import images
 from shared.pipeline.builtin_detector.background import fit_background, pixel_strength
-from shared.pipeline.builtin_detector.colours import follow_colour_edges
+from shared.pipeline.builtin_detector.colours import follow_colour_edges, merge_enclosed
 from shared.pipeline.builtin_detector.mask import WEAK_LEVEL, bodies, fill_holes, seed_mask
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
 from shared.pipeline.builtin_detector.overlays import drawn_shapes, glyph_like, text_lines
@@ -79,7 +79,7 @@ def detect_seeds(image: Image) -> list[Detection]:
             body[where] &= ~piece
     segments, count = split_at_necks(body, min_side / 5)
     segments, count = cut_overlaps(segments, count, body, rgb, min_side**2 / 2)
-    segments = follow_colour_edges(segments, body, rgb)
+    segments = merge_enclosed(follow_colour_edges(segments, body, rgb))
     if count == 0:
         return []
     found = scored_boxes(segments, count, body, strength, thickness, min_side)

@@ -9,7 +9,6 @@ from shared.pipeline.builtin_detector.shapes import MIN_STROKE
 
 _MIN_EDGE = 0.06  # a seed's edge rises by this share of its contrast per pixel, at least
 _MIN_BOX_FILL = 0.3  # a seed covers at least this share of its box
-_ENCLOSED = 0.5  # a piece bordering one seed along this share of its outline, in its box, is part of it
 _MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none was a seed's
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in working pixels, right exclusive
@@ -25,10 +24,9 @@ def scored_boxes(
     `thickness` the width of the strokes through it and `min_side` a seed's least length.
     """
     height, width = body.shape
-    segments = _merge_enclosed(segments)
     index = np.arange(1, count + 1)
     areas = ndimage.sum_labels(body, segments, index)
-    with np.errstate(invalid="ignore"):  # a piece merged into its host has no pixels left
+    with np.errstate(invalid="ignore"):  # a piece merged into its host (merge_enclosed) has no pixels left
         contrasts = ndimage.mean(strength, segments, index)
     # How steeply each piece rises from the background, against its contrast: a seed's edge
     # is sharp, a patch of an uneven background (a gradient, a texture) fades in.
@@ -62,32 +60,6 @@ def scored_boxes(
             continue  # faint, ragged and small at once: a speck, a bit of fibre, a streak
         found.append(((cols.start, rows.start, cols.stop, rows.stop), round(float(confidence), 3)))
     return found
-
-
-def _merge_enclosed(segments: np.ndarray) -> np.ndarray:
-    """Return the segments with each one that lies within another's box and borders it
-    along most of its outline given to it: a highlight or blotch parted from its seed by
-    colour, not a seed (one seed on another's edge reaches out of it)."""
-    merged = segments.copy()
-    boxes = ndimage.find_objects(segments)
-    for label, where in enumerate(boxes, start=1):
-        if where is None:
-            continue
-        rows, cols = where
-        top, left = max(0, rows.start - 1), max(0, cols.start - 1)
-        around = segments[top : rows.stop + 1, left : cols.stop + 1]
-        own = around == label
-        ring = around[ndimage.binary_dilation(own, np.ones((3, 3), bool)) & ~own]
-        if not ring.any():
-            continue
-        host = int(np.bincount(ring[ring != 0]).argmax())
-        outer = boxes[host - 1]
-        inside = outer is not None and all(
-            o.start <= w.start and w.stop <= o.stop for o, w in zip(outer, where, strict=True)
-        )
-        if inside and np.count_nonzero(ring == host) >= _ENCLOSED * ring.size:
-            merged[rows, cols][segments[rows, cols] == label] = host
-    return merged
 
 
 def _slope_at(values: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
