@@ -18,7 +18,10 @@ MIN_IOU = 0.7
 # Each set's random seeds are far from the others' and from those of the pictures looked at
 # while the detector was built (100000..100011). The hold-out sets were generated only once the
 # work on the detector was done, one round after the other: their numbers are the honest ones.
-SET_SEEDS = {"tuning": 0, "fresh": 500_000, "holdout": 900_000, "unseen": 1_300_000}
+# Each set: its style's name in tests/support/synthetic_seeds.py (loaded once the thread
+# count is set, as it imports numpy), and its first random seed.
+SETS = {"tuning": ("TUNING", 0), "fresh": ("FRESH", 500_000), "holdout": ("HOLDOUT", 900_000),
+        "unseen": ("UNSEEN", 1_300_000)}
 SCORE_BANDS = (0.0, 0.5, 0.7, 0.85, 1.01)
 
 Box = tuple[float, float, float, float]
@@ -45,7 +48,7 @@ class Score:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pictures", type=int, default=20, help="pictures per case and set")
-    parser.add_argument("--sets", nargs="+", default=list(SET_SEEDS), choices=list(SET_SEEDS))
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--cases", nargs="+", help="only these cases (default: all)")
     parser.add_argument("--show", action="store_true", help="print each picture that is not exactly right")
     args = parser.parse_args()
@@ -66,16 +69,16 @@ def main() -> None:
     print(f"real sample: {len(found)} box(es), expected 1 at about {sample_box}:"
           f" {[tuple(round(v) for v in box) for box in found]}")
 
-    styles = {"tuning": synthetic.TUNING, "fresh": synthetic.FRESH, "holdout": synthetic.HOLDOUT,
-              "unseen": synthetic.UNSEEN}
     for name in args.sets:
-        print(f"{name} set ({args.pictures} pictures per case, random seeds from {SET_SEEDS[name]}):")
+        style_name, first_seed = SETS[name]
+        style = getattr(synthetic, style_name)
+        print(f"{name} set ({args.pictures} pictures per case, random seeds from {first_seed}):")
         total = Score()
         scored: list[tuple[float, bool]] = []  # each box's score, and whether it is a seed's
         for case in args.cases or synthetic.CASES:
             score = Score()
             for i in range(args.pictures):
-                picture = synthetic.make_picture(case, SET_SEEDS[name] + i, styles[name])
+                picture = synthetic.make_picture(case, first_seed + i, style)
                 detections = detect_seeds(picture.image)
                 boxes = _pixel_boxes(detections, picture.image.size)
                 pairs = synthetic.match(boxes, picture.seeds, MIN_IOU)
@@ -90,7 +93,7 @@ def main() -> None:
                     s.exact += exact
                 if args.show and not exact:
                     width, height = picture.image.size
-                    print(f"    {case} #{SET_SEEDS[name] + i} ({picture.kind}, {width}x{height}"
+                    print(f"    {case} #{first_seed + i} ({picture.kind}, {width}x{height}"
                           f" {picture.format}): {len(picture.seeds)} seeds, {len(boxes)} boxes,"
                           f" {matched} matched")
             print(score.line(case))
