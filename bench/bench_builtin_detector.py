@@ -51,9 +51,12 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--cases", nargs="+", help="only these cases (default: all)")
     parser.add_argument("--show", action="store_true", help="print each picture that is not exactly right")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="added to each set's first random seed: other pictures of the same style")
+    parser.add_argument("--cpu", type=int, default=0, help="the core to pin to")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
+        os.sched_setaffinity(0, {args.cpu})
     # One core means one thread for the linear algebra too; set before numpy loads.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
@@ -61,7 +64,7 @@ def main() -> None:
     from shared.pipeline.builtin_detector import detect_seeds
     from tests.support import synthetic_seeds as synthetic
 
-    pinned = "pinned to CPU 0" if hasattr(os, "sched_setaffinity") else "not pinned"
+    pinned = f"pinned to CPU {args.cpu}" if hasattr(os, "sched_setaffinity") else "not pinned"
     print(f"built-in seed detector, {pinned}, a box matches a seed at IoU >= {MIN_IOU}")
 
     sample, sample_box = synthetic.sample_seed_picture()
@@ -71,6 +74,7 @@ def main() -> None:
 
     for name in args.sets:
         style_name, first_seed = SETS[name]
+        first_seed += args.offset
         style = getattr(synthetic, style_name)
         print(f"{name} set ({args.pictures} pictures per case, random seeds from {first_seed}):")
         total = Score()
