@@ -333,3 +333,24 @@ def test_inference_route_on_a_fake_camera_frame(client) -> None:
     for box in r.json()["boxes"]:
         b = box["box"]
         assert (b["bottomX"] - b["topX"]) * (b["bottomY"] - b["topY"]) <= 1920 * 1080 / 2, box
+
+
+# --- Touching seeds (the detector helper's block) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("index", "style"), [(500017, FRESH), (500000, FRESH)],
+    ids=["a pale seed resting on a yellow one", "a small grey seed between a yellow and a dark one"],
+)
+def test_a_pale_seed_touching_a_strong_one_keeps_its_body(index: int, style: Style) -> None:
+    # Fresh pictures whose weaker seed lost its pixels: judged against the typical pixel of
+    # the whole cluster, which a dark or saturated neighbour sets, it fell below half of it.
+    picture = make_picture("touching", index, style)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
+def test_the_line_between_two_touching_seeds_follows_their_outlines() -> None:
+    # A fresh picture whose small brown seed, touching a large yellow one, took a tongue of
+    # the yellow one's flank from the flood down the distance map: its box missed IoU 0.7.
+    picture = make_picture("touching", 500006, FRESH)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.pixels import luma_of
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE, largest_pieces
 
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
@@ -146,14 +146,7 @@ def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray)
             own[better] = k
             best[better] = cost[better]
         # Each seed keeps its largest piece; stray pixels go to the seed nearest them.
-        kept = np.zeros_like(own)
-        for k in present:
-            parts, n = ndimage.label(own == k)
-            if n:
-                sizes = np.bincount(parts.ravel())[1:]
-                kept[parts == sizes.argmax() + 1] = k
-        nearest = ndimage.distance_transform_edt(kept == 0, return_indices=True)[1]
-        refined = kept[nearest[0], nearest[1]] * (seg > 0)
+        refined = largest_pieces(own, present)
         view = out[rows, cols]
         view[seg > 0] = refined[seg > 0]
     return out

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 WEAK_LEVEL = 0.6  # hysteresis: pixels this strong count when joined to a sure one (1.0)
+_LOCAL_SIDE = 0.015  # of the longest side: a neighbourhood within the smallest seed
 
 
 def seed_mask(strength: np.ndarray) -> np.ndarray:
@@ -33,11 +34,18 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
 def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """Return the blobs without their soft rim (and the shadow beside a seed): the pixels at
-    least half as strong as their blob's typical pixel, holes filled. Their outlines are the
+    least half as strong as their blob's typical pixel (or their neighbourhood's, in a seed
+    clearly weaker than the rest of its blob), holes filled. Their outlines are the
     seeds' own, with the notches where two seeds overlap."""
     blobs, count = ndimage.label(mask)
-    typical = np.concatenate(([np.inf], ndimage.mean(strength, blobs, np.arange(1, count + 1))))
-    body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical[blobs]))
+    typical = np.concatenate(([np.inf], ndimage.mean(strength, blobs, np.arange(1, count + 1))))[blobs]
+    # A pale seed touching a dark one is weak beside it: where the neighbourhood's typical
+    # pixel is less than half the blob's, that seed's pixels are judged against it instead.
+    size = int(_LOCAL_SIDE * max(mask.shape)) | 1
+    nearby = ndimage.uniform_filter(np.where(mask, strength, 0), size)
+    nearby /= np.maximum(ndimage.uniform_filter(mask.astype(np.float32), size), 1e-6)
+    typical = np.where(nearby < 0.5 * typical, nearby, typical)
+    body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
     # Weak pixels inside a blob (a highlight, even one cut by the frame's edge) are holes to
     # fill; those joined to the background are the rim, and the notches between seeds.
     weak, _ = ndimage.label(mask & ~body)

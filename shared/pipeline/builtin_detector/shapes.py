@@ -57,3 +57,16 @@ def solidity(blob: np.ndarray) -> float:
     The hull runs through pixel centres: half a pixel of outline is missing from its area."""
     hull = convex_hull(blob)
     return 0.0 if hull is None else float(blob.sum() / (hull.volume + hull.area / 2))
+
+
+def largest_pieces(labels: np.ndarray, present: list[int]) -> np.ndarray:
+    """Return `labels` with each label keeping only its largest connected piece, and the
+    pixels of its other pieces given to the label nearest them (a seed is one piece)."""
+    kept = np.zeros_like(labels)
+    for k in present:
+        parts, n = ndimage.label(labels == k)
+        if n:
+            sizes = np.bincount(parts.ravel())[1:]
+            kept[parts == sizes.argmax() + 1] = k
+    nearest = ndimage.distance_transform_edt(kept == 0, return_indices=True)[1]
+    return kept[nearest[0], nearest[1]] * (labels > 0)

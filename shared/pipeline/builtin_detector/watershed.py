@@ -6,9 +6,12 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.pixels import local_max
+from shared.pipeline.builtin_detector.shapes import largest_pieces
 
 _SPLIT_DIP = 0.12  # two touching seeds: the neck is this much narrower than the smaller seed
 _MIN_DIP = 1.0  # and at least this many pixels: a thin seed's ridge wobbles by about one
+_LINE_BAND = 0.25  # pixels this far from the line, against the seed's radius, may change sides
+_SETTLE_ROUNDS = 2  # ellipses fitted, pixels moved: twice settles the line
 
 
 def split_at_necks(mask: np.ndarray, min_radius: float) -> tuple[np.ndarray, int]:
@@ -34,7 +37,7 @@ def split_at_necks(mask: np.ndarray, min_radius: float) -> tuple[np.ndarray, int
             segments[rows, cols][own] = total + 1
             total += 1
             continue
-        parts = _flood(heights, peaks)
+        parts = _settle_line(_flood(heights, peaks), len(peaks))
         segments[rows, cols][own] = total + parts[own]
         total += len(peaks)
     return segments, total
@@ -97,4 +100,37 @@ def _flood(distance: np.ndarray, peaks: list[tuple[int, int]]) -> np.ndarray:
                 break
             parts[reached] = grown[reached]
             open_ &= ~reached
+    return parts
+
+
+def _settle_line(parts: np.ndarray, count: int) -> np.ndarray:
+    """Return the parts with the line between them moved to where their ellipses meet.
+
+    The flood parts seeds at the neck but, down the flanks, whichever front is nearer takes
+    the pixels, so the line strays into one seed. Seeds are about elliptical: each pixel
+    near the line goes to the part whose ellipse (from its pixels' spread) it lies deeper in.
+    """
+    labels = list(range(1, count + 1))
+    for _ in range(_SETTLE_ROUNDS):
+        ys, xs = np.nonzero(parts)
+        owner = parts[ys, xs]
+        depth = np.full((count, len(ys)), np.inf)
+        away = np.full(len(ys), np.inf)  # from the nearest pixel of another part
+        for k in labels:
+            mine = owner == k
+            if mine.sum() < 3:
+                continue
+            centre = np.array([ys[mine].mean(), xs[mine].mean()])
+            # A solid ellipse's pixels spread with covariance (semi-axes / 2)²: at its
+            # outline the Mahalanobis distance is 2.
+            spread = np.cov(ys[mine], xs[mine]) + np.eye(2) / 12
+            offsets = np.stack([ys, xs], axis=1) - centre
+            depth[k - 1] = np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(spread), offsets) / 4
+            gap = ndimage.distance_transform_edt(parts != k)[ys, xs]
+            radius = np.sqrt(mine.sum() / np.pi)
+            away = np.where(~mine & (gap <= max(2.0, _LINE_BAND * radius)), np.minimum(away, gap), away)
+        near = np.isfinite(away)
+        moved = parts.copy()
+        moved[ys[near], xs[near]] = depth[:, near].argmin(axis=0) + 1
+        parts = largest_pieces(moved, labels)
     return parts
