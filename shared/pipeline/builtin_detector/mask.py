@@ -42,9 +42,15 @@ def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
     # A pale seed touching a dark one is weak beside it: where the neighbourhood's typical
     # pixel is less than half the blob's, that seed's pixels are judged against it instead.
     size = int(_LOCAL_SIDE * max(mask.shape)) | 1
-    nearby = ndimage.uniform_filter(np.where(mask, strength, 0), size)
-    nearby /= np.maximum(ndimage.uniform_filter(mask.astype(np.float32), size), 1e-6)
-    typical = np.where(nearby < 0.5 * typical, nearby, typical)
+    for label, where in enumerate(ndimage.find_objects(blobs), start=1):
+        own = blobs[where] == label
+        if own.sum() > size * size:  # smaller blobs are one seed at most
+            # The mean over the blob's own pixels in a window, on the blob's box.
+            nearby = ndimage.uniform_filter(np.where(own, strength[where], 0), size, mode="constant")
+            share = ndimage.uniform_filter(own.astype(nearby.dtype), size, mode="constant")
+            nearby /= np.maximum(share, 1e-6)
+            view = typical[where]
+            view[own] = np.where(nearby < 0.5 * view, nearby, view)[own]
     body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
     # Weak pixels inside a blob (a highlight, even one cut by the frame's edge) are holes to
     # fill; those joined to the background are the rim, and the notches between seeds.
