@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.pixels import local_max
-from shared.pipeline.builtin_detector.shapes import largest_pieces
+from shared.pipeline.builtin_detector.shapes import largest_pieces, solidity
 
 _SPLIT_DIP = 0.12  # two touching seeds: the neck is this much narrower than the smaller seed
 _MIN_DIP = 1.0  # and at least this many pixels: a thin seed's ridge wobbles by about one
@@ -129,8 +129,17 @@ def _settle_line(parts: np.ndarray, count: int) -> np.ndarray:
             gap = ndimage.distance_transform_edt(parts != k)[ys, xs]
             radius = np.sqrt(mine.sum() / np.pi)
             away = np.where(~mine & (gap <= max(2.0, _LINE_BAND * radius)), np.minimum(away, gap), away)
-        near = np.isfinite(away)
+        # Only pixels outside their own part's ellipse move, into another's.
+        outside = depth[owner - 1, np.arange(len(ys))] > 1
+        near = np.isfinite(away) & outside & (depth.min(axis=0) < 1)
         moved = parts.copy()
         moved[ys[near], xs[near]] = depth[:, near].argmin(axis=0) + 1
-        parts = largest_pieces(moved, labels)
+        moved = largest_pieces(moved, labels)
+        # A part gives pixels away only if that leaves it as convex as it was: a tongue of a
+        # neighbour's flank goes, but where one seed rests on another the line is the upper
+        # one's outline, and taking a slice off it would bite into it.
+        for k in labels:
+            if solidity(moved == k) < solidity(parts == k):
+                moved[(parts == k) & (moved != k)] = k
+        parts = moved
     return parts
