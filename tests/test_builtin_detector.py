@@ -349,6 +349,13 @@ def test_a_pale_seed_touching_a_strong_one_keeps_its_body(index: int, style: Sty
     assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
 
 
+def test_the_faint_halo_round_a_seed_on_a_dark_ground_stays_out_of_it() -> None:
+    # A tuning picture (640x480 JPEG, dark ground) whose seeds' wide faint halos, judged
+    # against their own weak neighbourhood rather than the seed's, became a dozen boxes.
+    picture = make_picture("dark", 1005, TUNING)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
 def test_the_line_between_two_touching_seeds_follows_their_outlines() -> None:
     # A fresh picture whose small brown seed, touching a large yellow one, took a tongue of
     # the yellow one's flank from the flood down the distance map: its box missed IoU 0.7.

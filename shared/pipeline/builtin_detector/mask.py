@@ -39,18 +39,21 @@ def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
     seeds' own, with the notches where two seeds overlap."""
     blobs, count = ndimage.label(mask)
     typical = np.concatenate(([np.inf], ndimage.mean(strength, blobs, np.arange(1, count + 1))))[blobs]
-    # A pale seed touching a dark one is weak beside it: where the neighbourhood's typical
-    # pixel is less than half the blob's, that seed's pixels are judged against it instead.
+    # A pale seed touching a dark one is weak beside it: where the typical pixel of the
+    # blob's inner part nearby (a seed's, not its soft rim's) is less than half the blob's,
+    # that seed's pixels are judged against it instead, unless it is fainter than a quarter
+    # of the blob's (a halo or a shadow fading out, not a seed).
     size = int(_LOCAL_SIDE * max(mask.shape)) | 1
     for label, where in enumerate(ndimage.find_objects(blobs), start=1):
         own = blobs[where] == label
         if own.sum() > size * size:  # smaller blobs are one seed at most
-            # The mean over the blob's own pixels in a window, on the blob's box.
-            nearby = ndimage.uniform_filter(np.where(own, strength[where], 0), size, mode="constant")
-            share = ndimage.uniform_filter(own.astype(nearby.dtype), size, mode="constant")
-            nearby /= np.maximum(share, 1e-6)
+            inner = ndimage.binary_erosion(own, iterations=size // 4)
+            nearby = ndimage.uniform_filter(np.where(inner, strength[where], 0), size, mode="constant")
+            share = ndimage.uniform_filter(inner.astype(nearby.dtype), size, mode="constant")
+            nearby /= np.maximum(share, 1e-6)  # no inner pixel nearby: 0, the blob's typical stays
             view = typical[where]
-            view[own] = np.where(nearby < 0.5 * view, nearby, view)[own]
+            weaker = (nearby < 0.5 * view) & (nearby >= 0.25 * view)
+            view[own] = np.where(weaker, nearby, view)[own]
     body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
     # Weak pixels inside a blob (a highlight, even one cut by the frame's edge) are holes to
     # fill; those joined to the background are the rim, and the notches between seeds.
