@@ -361,3 +361,10 @@ def test_the_line_between_two_touching_seeds_follows_their_outlines() -> None:
     # the yellow one's flank from the flood down the distance map: its box missed IoU 0.7.
     picture = make_picture("touching", 500006, FRESH)
     assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
+def test_a_strip_of_one_seed_along_the_line_is_no_seed_of_its_own() -> None:
+    # A fresh picture whose flood gave a strip of a yellow seed's edge to the grey seed it
+    # touches; parted by colour, the strip (a crescent, far from convex) was boxed as a seed.
+    picture = make_picture("touching", 501014, FRESH)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)

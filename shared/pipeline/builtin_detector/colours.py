@@ -7,11 +7,12 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.pixels import luma_of
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE, largest_pieces
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE, largest_pieces, solidity
 
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
 _WHITENED = 0.2  # two hues this near the line from one to white: a seed and its highlight
+_PIECE_SOLIDITY = 0.75  # a seed, even one partly hidden, is about convex; a strip along a line is not
 _ENCLOSED = 0.5  # a piece bordering one seed along this share of its outline, in its box, is part of it
 
 
@@ -51,7 +52,7 @@ def part_by_colour(
             width = 2 * ndimage.distance_transform_edt(biggest).max()
             biggest_area = sizes.max()
             if (biggest_area < min_area or biggest_area < 0.8 * sizes.sum()
-                    or width < MIN_STROKE * np.sqrt(biggest_area)):
+                    or width < MIN_STROKE * np.sqrt(biggest_area) or solidity(biggest) < _PIECE_SOLIDITY):
                 break
             pieces.append(biggest)
         if len(pieces) < 2 or (features is hue and _whitened(*(colours[matte & piece] for piece in pieces))):
