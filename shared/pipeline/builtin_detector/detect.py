@@ -46,6 +46,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     # Averaging neighbours steadies the mask against noise; the boxes still come from the pixels.
     strength = local_mean(sharp)
     mask = fill_holes(seed_mask(strength))
+    blobs = mask.copy()  # everything that stands out, overlays too: no background round a seed
     min_side = _MIN_SIDE_FRACTION * max(height, width)
     # Inked pixels: at least half as strong as the strongest nearby. Letters stay apart and
     # keep their thin strokes; a seed's coat is one piece.
@@ -82,7 +83,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     segments = merge_enclosed(follow_colour_edges(segments, body, rgb))
     if count == 0:
         return []
-    found = scored_boxes(segments, count, body, strength, thickness, min_side)
+    found = scored_boxes(segments, count, body, strength, thickness, min_side, rgb, blobs)
 
     detections = []
     for box, confidence in sorted(found, key=lambda item: (item[0][1], item[0][0])):

@@ -10,18 +10,21 @@ from shared.pipeline.builtin_detector.shapes import MIN_STROKE
 _MIN_EDGE = 0.06  # a seed's edge rises by this share of its contrast per pixel, at least
 _MIN_BOX_FILL = 0.3  # a seed covers at least this share of its box
 _MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none was a seed's
+_RING = 3  # px: the background's ring round a piece starts this far out (past its soft rim) and is as wide
+_MIN_STANDOUT = 4.0  # a seed differs from its surroundings' plane by this many times their noise
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in working pixels, right exclusive
 
 
 def scored_boxes(
     segments: np.ndarray, count: int, body: np.ndarray, strength: np.ndarray, thickness: np.ndarray,
-    min_side: float,
+    min_side: float, rgb: np.ndarray, blobs: np.ndarray,
 ) -> list[tuple[Box, float]]:
     """Return the box and confidence of each segment (labelled 1..count) that is a seed.
 
     `body` is the seeds' pixels, `strength` how much each stands out from the background,
-    `thickness` the width of the strokes through it and `min_side` a seed's least length.
+    `thickness` the width of the strokes through it and `min_side` a seed's least length;
+    `rgb` is the picture and `blobs` every pixel that stands out (the ring round a piece skips them).
     """
     height, width = body.shape
     index = np.arange(1, count + 1)
@@ -53,6 +56,8 @@ def scored_boxes(
         blob = segments[rows, cols] == label
         if thickness[rows, cols][blob].max() < MIN_STROKE * np.sqrt(area):
             continue  # too thin for a seed: a hair, a fibre, a drawn line
+        if _standout(rgb, blobs, segments, label, where) < _MIN_STANDOUT:
+            continue  # no compact blob, a bend of a smooth gradient: like its own surroundings
         size_score = min(1.0, area / (4 * min_side**2))
         contrast_score = 1 - np.exp(-float(contrasts[label - 1]) / 2)
         confidence = contrast_score * _fill(blob) * size_score**0.5
@@ -60,6 +65,35 @@ def scored_boxes(
             continue  # faint, ragged and small at once: a speck, a bit of fibre, a streak
         found.append(((cols.start, rows.start, cols.stop, rows.stop), round(float(confidence), 3)))
     return found
+
+
+def _standout(rgb: np.ndarray, blobs: np.ndarray, segments: np.ndarray, label: int,
+             where: tuple[slice, slice]) -> float:
+    """Return how far a piece's median colour is from the plane fitted to the colours of the
+    ring of background round it, in units of the ring's own noise (its median residual).
+
+    A seed differs from the ground it lies on, however that ground is lit; a patch of a
+    smooth gradient (where its colours bend, which the background's surface cannot follow)
+    is what a plane through its surroundings predicts, give or take their noise.
+    """
+    height, width = segments.shape
+    reach = 2 * _RING + 1
+    rows = slice(max(0, where[0].start - reach), min(height, where[0].stop + reach))
+    cols = slice(max(0, where[1].start - reach), min(width, where[1].stop + reach))
+    own = segments[rows, cols] == label
+    near = ndimage.binary_dilation(own, iterations=_RING)
+    ring = ndimage.binary_dilation(near, iterations=_RING) & ~near & ~blobs[rows, cols]
+    if ring.sum() < 12:
+        return np.inf  # no background round it to judge by (a seed among others, or filling its corner)
+    ys, xs = np.nonzero(ring)
+    design = np.stack([np.ones(len(xs)), xs - xs.mean(), ys - ys.mean()], axis=1)
+    colours = rgb[rows, cols][ring].astype(np.float64)
+    plane, *_ = np.linalg.lstsq(design, colours, rcond=None)
+    noise = float(np.median(np.linalg.norm(colours - design @ plane, axis=1)))
+    py, px = np.nonzero(own)
+    inside = np.stack([np.ones(len(px)), px - xs.mean(), py - ys.mean()], axis=1) @ plane
+    step = float(np.linalg.norm(np.median(rgb[rows, cols][own] - inside, axis=0)))
+    return step / max(noise, 1e-3)
 
 
 def _slope_at(values: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
