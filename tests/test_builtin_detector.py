@@ -81,6 +81,18 @@ def test_a_bent_gradient_gives_no_box() -> None:
         assert detect_seeds(bent_gradient(seed)) == [], seed
 
 
+def test_jpeg_ringing_round_a_small_seed_is_no_line_of_text() -> None:
+    # A fresh JPEG: a small grey seed near the frame's edge on an orange ground. The ringing
+    # round it made seven small pieces of one ink, chained round its outline, once read as a
+    # line of text (the seed went with it), then its body, the ringing joined to it, as a
+    # letter. It is boxed now, though the ringing still widens its box (IoU about 0.67).
+    picture = make_picture("coloured", 500009, FRESH)
+    seed = (61, 548, 83, 572)
+    assert seed in [tuple(round(v) for v in box) for box in picture.seeds]
+    found = pixel_boxes(detect_seeds(picture.image), picture.image)
+    assert max(iou(box, seed) for box in found) >= 0.6, found
+
+
 SCENES = {
     "one seed": dict(n_seeds=1, seed=11),
     "five seeds": dict(n_seeds=5, seed=12),

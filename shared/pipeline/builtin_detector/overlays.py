@@ -12,11 +12,14 @@ from shared.pipeline.builtin_detector.shapes import rectilinear, solidity
 
 _BADGE_FILL = 0.92  # of its box, at least, for a badge with corners rounded a quarter of the way
 _GLYPH_MAX = 0.12  # labels' letters are at most this tall, against the shorter side
+_MAX_TILT = 0.25  # a line of text rises at most this much per unit of its length
 _EDGE_BAND = 0.15  # labels sit this close to the frame's edge, against the shorter side
 _MIN_SOLIDITY = 0.8  # a seed near the edge fills at least this share of its convex hull
 _MAX_HOLES = 0.08  # holes (highlights) make at most this share of a seed near the edge
 _SEED_THICKNESS = 0.55  # widest stroke over root of area: less for letters, 1.13 x root(aspect) for ovals
-_SEED_SOLIDITY = 0.95  # and a piece filling this much of its convex hull is a seed's body
+# and a piece filling this much of its convex hull is a seed's body (JPEG's ringing joined to a
+# small seed's outline makes it a little less convex; a letter as thick, a bold "0", is a ring)
+_SEED_SOLIDITY = 0.9
 
 
 def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
@@ -73,7 +76,9 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
     """Return the line of text each box belongs to, -1 for none.
 
     Pieces of one ink, side by side and close together, overlapping in height, chain into a
-    line: four or more are text (letters, or words whose letters touch); three are text if
+    line: four or more are text (letters, or words whose letters touch) if their middles lie
+    on a straight line, about level (JPEG's ringing round a small seed, pieces on a curve
+    round it, is no text; see `_on_a_line`); three are text if
     they sit on one straight line (a chain of seeds wanders up and down); two are text if
     they also share a baseline near the frame's edge, where the microscope writes its
     labels, and span a few letters (a bold label such as "4.0x" whose letters touch).
@@ -103,7 +108,11 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
     twin = neighbours & level & wide & (gap <= 0.3 * taller) & near_edge[:, None] & near_edge[None, :]
     np.fill_diagonal(twin, False)
     pair = np.bincount(line, weights=twin.sum(axis=1), minlength=count) >= 2  # both ways
-    text = (sizes >= 4) | (straight & ((sizes == 3) | ((sizes == 2) & pair)))
+    lined = np.zeros(count, bool)
+    for k in np.flatnonzero(sizes >= 4):
+        member = line == k
+        lined[k] = _on_a_line(left[member], right[member], centre[member], float(np.median(height[member])))
+    text = ((sizes >= 4) & lined) | (straight & ((sizes == 3) | ((sizes == 2) & pair)))
     # A word set apart by a wide space (the "µm" of a large bold "100 µm") joins its line:
     # pieces of the line's ink in its row, no further from it than they are tall.
     loose = (taller <= 2.2 * shorter) & (gap <= taller) & (overlap >= 0.5 * shorter) & same_ink
@@ -111,6 +120,17 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
     with_text = np.zeros(phrase.max() + 1, bool)
     with_text[phrase[text[line]]] = True
     return np.where(with_text[phrase], phrase, -1)
+
+
+def _on_a_line(left: np.ndarray, right: np.ndarray, centre: np.ndarray, height: float) -> bool:
+    """Whether pieces' middles lie on a straight, about level line (a line of text, even a
+    tilted photograph of one), within half a letter's height (capitals, small letters and
+    descenders shift a letter's middle by less)."""
+    middle = (left + right) / 2
+    if len(middle) < 3 or np.ptp(middle) == 0:
+        return True
+    slope, offset = np.polyfit(middle, centre, 1)
+    return abs(slope) <= _MAX_TILT and bool(np.ptp(centre - (slope * middle + offset)) <= 0.5 * height)
 
 
 def _boxes(labels: np.ndarray) -> np.ndarray:
