@@ -211,6 +211,40 @@ UNSEEN = Style(
     overlay_margin=(0.0, 0.045),
 )
 
+# Written at the end of the round after UNSEEN's run, once that round's work on the detector
+# had landed; seen by nobody working on the detector.
+BLIND = Style(
+    camera_sizes=((960, 720), (1152, 864), (1366, 768), (1536, 1024), (1920, 1440), (2272, 1704),
+                  (2592, 1944)),
+    formats=("TIFF", "PNG", "JPEG"),
+    jpeg_quality=(62, 93),
+    noise_sigma=(1.4, 5.2),
+    blur=(0.15, 1.7),
+    vignette=(0.02, 0.36),
+    shadow=(0.04, 0.19),
+    seed_colours={
+        "cocoa": (98.0, 64.0, 44.0), "graphite": (62.0, 62.0, 66.0), "wheat": (214.0, 184.0, 112.0),
+        "terracotta": (168.0, 88.0, 58.0), "fern": (118.0, 134.0, 82.0), "linen": (232.0, 224.0, 198.0),
+        "wine": (104.0, 44.0, 56.0),
+    },
+    seed_length=(0.048, 0.31),
+    seed_aspect=(0.3, 0.94),
+    seed_wobble=0.052,
+    seed_texture=0.105,
+    speckled=0.35,
+    bright_backgrounds=((240, 242, 244), (248, 244, 234), (232, 232, 228), (236, 240, 234)),
+    dark_backgrounds=((16, 16, 18), (32, 28, 40), (46, 36, 28), (18, 30, 34), (30, 30, 30)),
+    coloured_backgrounds=((90, 120, 180), (190, 110, 80), (90, 160, 120), (190, 150, 190),
+                          (220, 190, 100), (130, 134, 130)),
+    fonts=("DejaVuSans-Oblique.ttf", "LiberationMono-Bold.ttf", "DejaVuSerif-Bold.ttf",
+           "LiberationSans-Italic.ttf", "DejaVuSansCondensed-Bold.ttf", None),
+    bold=0.45,
+    scale_labels=("300 µm", "2.5 mm", "150um", "4 mm", "0.3 mm", "50 µm"),
+    magnification_labels=("7.5x", "Zoom 4.5X", "x25", "Obj. 5x", "M 12x", "2026-03-18 16:05"),
+    text_height=(0.02, 0.054),
+    overlay_margin=(0.0, 0.042),
+)
+
 @dataclass(frozen=True)
 class Picture:
     """A synthetic picture as the app decodes it, and where everything in it is."""
