@@ -57,6 +57,11 @@ def assert_each_seed_found_once(found: list[tuple[float, ...]], truth: list[Box]
         assert any(iou(box, seed) >= 0.7 for seed in truth), box
 
 
+def assert_picture_exactly_right(picture: Picture) -> None:
+    """The detector boxes every seed of a generated picture once, and nothing else."""
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+
+
 def bent_gradient(seed: int, width: int = 1280, height: int = 720) -> Image.Image:
     """A smooth gradient through three random colours along a random direction, bent where
     the middle colour is (no smooth surface fits the bend), with camera noise, as a TIFF."""
@@ -249,7 +254,7 @@ def test_touching_seeds_are_boxed_one_by_one(index: int) -> None:
     # Tuning pictures the detector once merged: two seeds of one colour meeting in an L with
     # one deep notch (cut from it), and a reddish seed on a dark brown one (parted by hue).
     picture = make_picture("touching", index)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 @pytest.mark.parametrize(
@@ -260,7 +265,7 @@ def test_a_seed_by_the_frame_is_no_letter(case: str, index: int, style: Style) -
     # Pictures whose seed by the frame's edge was once dropped as a letter of a label: its
     # ink patchy (speckles, a faint coat), but its body as thick and convex as a seed's.
     picture = make_picture(case, index, style)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 def test_seeds_cut_by_the_frame_are_boxed_to_its_edge() -> None:
@@ -283,7 +288,7 @@ def test_a_highlight_parted_from_its_seed_is_no_box_of_its_own() -> None:
     # A fresh picture whose dark red seed on a black ground had its highlight parted by
     # colour and boxed as a seed inside the seed's own box.
     picture = make_picture("dark", 500002, FRESH)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 def test_one_elongated_seed_stays_whole() -> None:
@@ -291,7 +296,7 @@ def test_one_elongated_seed_stays_whole() -> None:
     style = replace(TUNING, seed_aspect=(0.22, 0.33), seed_length=(0.15, 0.3))
     for index in range(2):
         picture = make_picture("plain", UNSEEN + 50 + index, style)
-        assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+        assert_picture_exactly_right(picture)
 
 
 @pytest.mark.parametrize(
@@ -302,7 +307,7 @@ def test_a_small_thin_seed_is_not_cut_by_the_wobble_of_its_ridge(case: str, inde
     # Fresh pictures whose small thin seeds the watershed once cut in two (or cut a tip off):
     # their ridge, a few pixels high, dips by a pixel where the outline wobbles.
     picture = make_picture(case, index, FRESH)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 @pytest.mark.parametrize(
@@ -383,25 +388,25 @@ def test_a_pale_seed_touching_a_strong_one_keeps_its_body(index: int, style: Sty
     # Fresh pictures whose weaker seed lost its pixels: judged against the typical pixel of
     # the whole cluster, which a dark or saturated neighbour sets, it fell below half of it.
     picture = make_picture("touching", index, style)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 def test_the_faint_halo_round_a_seed_on_a_dark_ground_stays_out_of_it() -> None:
     # A tuning picture (640x480 JPEG, dark ground) whose seeds' wide faint halos, judged
     # against their own weak neighbourhood rather than the seed's, became a dozen boxes.
     picture = make_picture("dark", 1005, TUNING)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 def test_the_line_between_two_touching_seeds_follows_their_outlines() -> None:
     # A fresh picture whose small brown seed, touching a large yellow one, took a tongue of
     # the yellow one's flank from the flood down the distance map: its box missed IoU 0.7.
     picture = make_picture("touching", 500006, FRESH)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
 
 
 def test_a_strip_of_one_seed_along_the_line_is_no_seed_of_its_own() -> None:
     # A fresh picture whose flood gave a strip of a yellow seed's edge to the grey seed it
     # touches; parted by colour, the strip (a crescent, far from convex) was boxed as a seed.
     picture = make_picture("touching", 501014, FRESH)
-    assert_each_seed_found_once(pixel_boxes(detect_seeds(picture.image), picture.image), picture.seeds)
+    assert_picture_exactly_right(picture)
