@@ -410,3 +410,39 @@ def test_a_strip_of_one_seed_along_the_line_is_no_seed_of_its_own() -> None:
     # touches; parted by colour, the strip (a crescent, far from convex) was boxed as a seed.
     picture = make_picture("touching", 501014, FRESH)
     assert_picture_exactly_right(picture)
+
+
+def test_a_thin_pale_seed_cut_at_a_false_neck_is_one_box() -> None:
+    # A fresh picture (2592x1944 PNG) whose thin pale seed, half under a yellow one, had a
+    # ragged outline: its distance map dipped mid-way and the flood cut it in two boxes.
+    picture = make_picture("touching", 501000, FRESH)
+    assert_picture_exactly_right(picture)
+
+
+def ellipse(
+    shape: tuple[int, int], cx: float, cy: float, a: float, b: float, angle: float = 0.0
+) -> np.ndarray:
+    """A solid ellipse on a frame of `shape`."""
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = ((x - cx) * c + (y - cy) * s) / a, (-(x - cx) * s + (y - cy) * c) / b
+    return u * u + v * v < 1
+
+
+def test_pieces_one_ellipse_fits_are_joined_and_two_seeds_stay_apart() -> None:
+    from shared.pipeline.builtin_detector.overlaps import join_pieces_of_one_seed
+
+    shape = (200, 320)
+    grey = np.full((*shape, 3), 0.4, np.float32)
+    one = ellipse(shape, 160, 100, 90, 25, 0.3)
+    cut = np.where(one, np.where(np.mgrid[0:200, 0:320][1] < 130, 1, 2), 0)  # across, off-centre
+    joined = join_pieces_of_one_seed(cut, grey)
+    assert set(np.unique(joined[one])) == {1}
+    # Two seeds side by side, the second resting a third of its width over the first's edge;
+    # a small one on the end of a large one: two ellipses fit them far better than one.
+    first, second = ellipse(shape, 100, 100, 50, 18), ellipse(shape, 100, 130, 50, 18)
+    pair = np.where(first, 1, np.where(second, 2, 0))
+    large, small = ellipse(shape, 120, 100, 60, 40), ellipse(shape, 195, 100, 20, 14)
+    knob = np.where(large, 1, np.where(small, 2, 0))
+    for seeds in (pair, knob):
+        assert np.array_equal(join_pieces_of_one_seed(seeds, grey), seeds)

@@ -108,6 +108,19 @@ def smoothed_colours(rgb: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     return blurred[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
 
 
+def colour_stats(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Return the median colour of some pixels (one per row) and its typical squared
+    deviation: a highlight is no part of a seed's colour."""
+    median = np.median(pixels, axis=0)
+    return median, float(np.median(((pixels - median) ** 2).sum(axis=1))) + 1e-4
+
+
+def clearly_different(first: tuple[np.ndarray, float], second: tuple[np.ndarray, float]) -> bool:
+    """Whether two pieces' colours (`colour_stats`) are of two kinds of seed: three typical
+    deviations apart."""
+    return bool(((first[0] - second[0]) ** 2).sum() > 9 * (first[1] + second[1]))
+
+
 def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """Return the segments with the line between two touching seeds of clearly different
     colours moved onto the edge between the colours: cuts made from the shape alone pass
@@ -124,10 +137,7 @@ def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray)
         stats = {}
         for k in present:
             core = ndimage.binary_erosion(seg == k, iterations=2)
-            pixels = colour[core] if core.sum() >= 20 else colour[seg == k]
-            # Median and its typical deviation: a highlight is no part of the seed's colour.
-            median = np.median(pixels, axis=0)
-            stats[k] = (median, float(np.median(((pixels - median) ** 2).sum(axis=1))) + 1e-4)
+            stats[k] = colour_stats(colour[core] if core.sum() >= 20 else colour[seg == k])
         own = seg.copy()
         best = np.full(seg.shape, np.inf)
         for k in present:
@@ -136,7 +146,7 @@ def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray)
             reach = 0.2 * np.sqrt((seg == k).sum() / np.pi)
             near = (ndimage.distance_transform_edt(seg != k) <= max(2.0, reach)) & (seg > 0)
             others = [j for j in present if j != k]
-            distinct = [j for j in others if ((stats[j][0] - mean) ** 2).sum() > 9 * (stats[j][1] + var)]
+            distinct = [j for j in others if clearly_different(stats[j], stats[k])]
             if not distinct:
                 near &= seg == k
             else:

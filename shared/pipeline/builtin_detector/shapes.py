@@ -70,3 +70,15 @@ def largest_pieces(labels: np.ndarray, present: list[int]) -> np.ndarray:
             kept[parts == sizes.argmax() + 1] = k
     nearest = ndimage.distance_transform_edt(kept == 0, return_indices=True)[1]
     return kept[nearest[0], nearest[1]] * (labels > 0)
+
+
+def ellipse_misfit(ys: np.ndarray, xs: np.ndarray) -> float:
+    """Return how many pixels a piece (its pixels' rows and columns) and the solid ellipse of
+    its own area, centre and spread do not share: about 0 for an ellipse, a quarter of its
+    area for two equal discs side by side, a sixth for a half ellipse."""
+    # A solid ellipse's pixels spread with covariance (semi-axes / 2)²: inside it, the
+    # Mahalanobis distance is under 2, and its area is 4π√det.
+    spread = np.cov(ys, xs) + np.eye(2) / 12
+    offsets = np.stack([ys - ys.mean(), xs - xs.mean()], axis=1)
+    inside = np.count_nonzero(np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(spread), offsets) <= 4)
+    return float(len(ys) + 4 * np.pi * np.sqrt(np.linalg.det(spread)) - 2 * inside)
