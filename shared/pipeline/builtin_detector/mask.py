@@ -34,26 +34,34 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
 def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """Return the blobs without their soft rim (and the shadow beside a seed): the pixels at
-    least half as strong as their blob's typical pixel (or their neighbourhood's, in a seed
-    clearly weaker than the rest of its blob), holes filled. Their outlines are the
-    seeds' own, with the notches where two seeds overlap."""
+    least half as strong as the typical pixel of the seed they are in, holes filled. Their
+    outlines are the seeds' own, with the notches where two seeds overlap.
+
+    What is typical is the mean of the blob's sure pixels: its mean over all its pixels, diluted
+    by its rim, its shadow and JPEG's ringing round a small seed, would let them in. A seed
+    weaker than the rest of its blob (a pale seed touching a dark one, a dark coat round a
+    bright highlight) is judged against its own core nearby (its sure pixels away from its
+    edge) instead, unless that is fainter than a quarter of the blob's (a halo or a shadow
+    fading out).
+    """
     blobs, count = ndimage.label(mask)
     typical = np.concatenate(([np.inf], ndimage.mean(strength, blobs, np.arange(1, count + 1))))[blobs]
-    # A pale seed touching a dark one is weak beside it: where the typical pixel of the
-    # blob's inner part nearby (a seed's, not its soft rim's) is less than half the blob's,
-    # that seed's pixels are judged against it instead, unless it is fainter than a quarter
-    # of the blob's (a halo or a shadow fading out, not a seed).
     size = int(_LOCAL_SIDE * max(mask.shape)) | 1
     for label, where in enumerate(ndimage.find_objects(blobs), start=1):
         own = blobs[where] == label
-        if own.sum() > size * size:  # smaller blobs are one seed at most
-            inner = ndimage.binary_erosion(own, iterations=size // 4)
-            nearby = ndimage.uniform_filter(np.where(inner, strength[where], 0), size, mode="constant")
-            share = ndimage.uniform_filter(inner.astype(nearby.dtype), size, mode="constant")
-            nearby /= np.maximum(share, 1e-6)  # no inner pixel nearby: 0, the blob's typical stays
-            view = typical[where]
-            weaker = (nearby < 0.5 * view) & (nearby >= 0.25 * view)
-            view[own] = np.where(weaker, nearby, view)[own]
+        if own.sum() <= size * size:
+            continue  # one seed at most, its rim a large part of it: the blob's mean holds
+        sure = own & (strength[where] >= 1.0)
+        core = ndimage.binary_erosion(sure, iterations=size // 4)
+        if not core.any():
+            continue  # no sure pixel away from the edge to judge by
+        nearby = ndimage.uniform_filter(np.where(core, strength[where], 0), size, mode="constant")
+        share = ndimage.uniform_filter(core.astype(nearby.dtype), size, mode="constant")
+        nearby /= np.maximum(share, 1e-6)  # no core pixel nearby: 0, the blob's level stays
+        level = float(strength[where][sure].mean())
+        weaker = (nearby < level) & (nearby >= 0.25 * level)
+        view = typical[where]
+        view[own] = np.where(weaker, nearby, level)[own]
     body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
     # Weak pixels inside a blob (a highlight, even one cut by the frame's edge) are holes to
     # fill; those joined to the background are the rim, and the notches between seeds.
