@@ -457,3 +457,11 @@ def test_pieces_one_ellipse_fits_are_joined_and_two_seeds_stay_apart() -> None:
     knob = np.where(large, 1, np.where(small, 2, 0))
     for seeds in (pair, knob):
         assert np.array_equal(join_pieces_of_one_seed(seeds, grey), seeds)
+
+
+def test_a_pale_seed_beside_a_smaller_dark_one_of_a_like_hue_is_two_seeds() -> None:
+    # A fresh picture (1920x1200 JPEG) whose small dark red seed touches a large pale green
+    # one: the pale colour is about the red mixed with white, and the pair was taken for a
+    # seed and the glow round its highlight, which is smaller than its seed, not larger.
+    picture = make_picture("touching", 501022, FRESH)
+    assert_picture_exactly_right(picture)

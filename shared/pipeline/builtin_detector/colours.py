@@ -66,12 +66,16 @@ def part_by_colour(
 
 def _whitened(first: np.ndarray, second: np.ndarray) -> bool:
     """Whether the colours of two pieces (one per row) differ as a colour and that colour
-    mixed with white do: a seed and the glow round its highlight, not two seeds."""
+    mixed with white do, the paler piece the smaller: a seed and the glow round its
+    highlight, not two seeds (a pale seed beside a smaller dark one of a like hue is two)."""
     if len(first) == 0 or len(second) == 0:
         return True
     a, b = np.median(first, axis=0), np.median(second, axis=0)
     if luma_of(a[None])[0] > luma_of(b[None])[0]:
         a, b = b, a
+        first, second = second, first
+    if len(second) > len(first):
+        return False  # a glow is smaller than the seed round it
     towards = 1 - a  # from the darker colour towards white
     share = float(towards @ (b - a)) / max(float(towards @ towards), 1e-9)
     return bool(np.linalg.norm(b - a - share * towards) < _WHITENED * np.linalg.norm(b - a))
