@@ -465,3 +465,35 @@ def test_a_pale_seed_beside_a_smaller_dark_one_of_a_like_hue_is_two_seeds() -> N
     # seed and the glow round its highlight, which is smaller than its seed, not larger.
     picture = make_picture("touching", 501022, FRESH)
     assert_picture_exactly_right(picture)
+
+
+@pytest.mark.parametrize(
+    ("index", "style"), [(1011, TUNING), (501028, FRESH)],
+    ids=["a thin pale seed along a large brown one", "a small dark seed at a yellow one's end"],
+)
+def test_a_small_seed_on_a_large_ones_edge_is_cut_where_two_ellipses_fit(index: int, style: Style) -> None:
+    # Pictures whose small seed, resting on a larger one's edge, left no neck in the distance
+    # map and a blob about convex with a single notch: boxed with its neighbour.
+    picture = make_picture("touching", index, style)
+    assert_picture_exactly_right(picture)
+
+
+def test_a_cut_where_two_ellipses_fit_far_better_than_one() -> None:
+    from shared.pipeline.builtin_detector.notches import cut_by_ellipses
+
+    shape = (200, 320)
+    large, small = ellipse(shape, 140, 100, 70, 45, 0.2), ellipse(shape, 215, 120, 24, 16, 1.0)
+    halves = cut_by_ellipses(large | small, ~(large | small), 100)
+    assert halves is not None
+    piece = min(halves, key=np.count_nonzero)
+    assert iou(box_of(piece), box_of(small & ~large)) >= 0.8
+    # One seed, even a kidney-shaped one with a notch, is fitted well enough by one ellipse.
+    kidney = ellipse(shape, 160, 100, 90, 40) & ~ellipse(shape, 160, 150, 30, 18)
+    assert cut_by_ellipses(kidney, ~kidney, 100) is None
+    one = ellipse(shape, 160, 100, 90, 40, 0.5)
+    assert cut_by_ellipses(one, ~one, 100) is None
+
+
+def box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
+    ys, xs = np.nonzero(mask)
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)

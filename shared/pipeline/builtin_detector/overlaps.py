@@ -12,7 +12,7 @@ from shared.pipeline.builtin_detector.colours import (
     part_by_colour,
     smoothed_colours,
 )
-from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_from_notch
+from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_by_ellipses, cut_from_notch
 from shared.pipeline.builtin_detector.shapes import ellipse_misfit
 
 _TWO_SEEDS_GAIN = 0.0  # two ellipses fit two pieces better than one, by this share of the smaller
@@ -39,7 +39,8 @@ def cut_overlaps(
         if area >= 2 * min_area and wide:
             halves = (cut_between_notches(blob, open_, min_area)
                       or part_by_colour(blob, smoothed_colours(rgb, rows, cols), min_area)
-                      or cut_from_notch(blob, open_, min_area))
+                      or cut_from_notch(blob, open_, min_area)
+                      or cut_by_ellipses(blob, open_, min_area))
         if halves is None:
             out[rows, cols][blob] = total + 1
             total += 1
