@@ -497,3 +497,21 @@ def test_a_cut_where_two_ellipses_fit_far_better_than_one() -> None:
 def box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
     ys, xs = np.nonzero(mask)
     return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+
+def test_a_seed_cut_by_the_frame_is_not_cut_where_two_ellipses_fit() -> None:
+    # A tuning picture (2592x1944 PNG) whose seed cut by the frame's left edge, no ellipse
+    # there, was fitted better by two and cut in two boxes.
+    picture = make_picture("border", 0, TUNING)
+    assert_picture_exactly_right(picture)
+
+
+@pytest.mark.parametrize(
+    "index", [1013, 1025], ids=["a pale seed between two", "a brown seed under a dark one"]
+)
+def test_the_line_between_touching_seeds_lies_on_the_edge_between_them(index: int) -> None:
+    # Tuning pictures whose line between a seed and the one resting on it, settled on their
+    # ellipses, strayed a few pixels into one: its box missed IoU 0.7. The upper seed's
+    # darker rim makes a step in brightness along its outline, where the line now goes.
+    picture = make_picture("touching", index, TUNING)
+    assert_picture_exactly_right(picture)
