@@ -182,7 +182,9 @@ def _line_on_edges(seg: np.ndarray, present: list[int], colour: np.ndarray) -> n
     for k in present:
         others = (seg > 0) & (seg != k)
         reach = max(2.0, _EDGE_BAND * np.sqrt((seg == k).sum() / np.pi))
-        markers[(seg == k) & (ndimage.distance_transform_edt(~others) <= reach)] = 0
+        band = (seg == k) & (ndimage.distance_transform_edt(~others) <= reach)
+        if not np.array_equal(band, seg == k):  # a sliver all within reach keeps its pixels
+            markers[band] = 0
     flooded = ndimage.watershed_ift(landscape, markers)
     return largest_pieces(np.where(seg > 0, flooded, 0), present)
 
