@@ -13,7 +13,6 @@ _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
 _WHITENED = 0.2  # two hues this near the line from one to white: a seed and its highlight
 _PIECE_SOLIDITY = 0.75  # a seed, even one partly hidden, is about convex; a strip along a line is not
-_EDGE_BAND = 0.1  # the line may move this far, against the seed's radius, onto an edge
 _ENCLOSED = 0.5  # a piece bordering one seed along this share of its outline, in its box, is part of it
 
 
@@ -67,16 +66,12 @@ def part_by_colour(
 
 def _whitened(first: np.ndarray, second: np.ndarray) -> bool:
     """Whether the colours of two pieces (one per row) differ as a colour and that colour
-    mixed with white do, the paler piece the smaller: a seed and the glow round its
-    highlight, not two seeds (a pale seed beside a smaller dark one of a like hue is two)."""
+    mixed with white do: a seed and the glow round its highlight, not two seeds."""
     if len(first) == 0 or len(second) == 0:
         return True
     a, b = np.median(first, axis=0), np.median(second, axis=0)
     if luma_of(a[None])[0] > luma_of(b[None])[0]:
         a, b = b, a
-        first, second = second, first
-    if len(second) > len(first):
-        return False  # a glow is smaller than the seed round it
     towards = 1 - a  # from the darker colour towards white
     share = float(towards @ (b - a)) / max(float(towards @ towards), 1e-9)
     return bool(np.linalg.norm(b - a - share * towards) < _WHITENED * np.linalg.norm(b - a))
@@ -127,11 +122,10 @@ def clearly_different(first: tuple[np.ndarray, float], second: tuple[np.ndarray,
 
 
 def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """Return the segments with the line between two touching seeds moved onto the edge
-    between them: cuts made from the shape alone pass near it, not on it. First onto the
-    strongest edge near it; then, between seeds of clearly different colours, each pixel
-    near the line goes to the seed whose colour it is nearer; each seed keeps its largest
-    piece."""
+    """Return the segments with the line between two touching seeds of clearly different
+    colours moved onto the edge between the colours: cuts made from the shape alone pass
+    near it, not on it. Only pixels near the line move, each to the seed whose colour it
+    is nearer; each seed then keeps its largest piece."""
     blobs, _ = ndimage.label(body)
     out = segments.copy()
     for rows, cols in ndimage.find_objects(blobs):
@@ -140,7 +134,6 @@ def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray)
         if len(present) < 2:
             continue
         colour = smoothed_colours(rgb, rows, cols)
-        seg = _line_on_edges(seg, present, colour)
         stats = {}
         for k in present:
             core = ndimage.binary_erosion(seg == k, iterations=2)
@@ -168,25 +161,6 @@ def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray)
         view = out[rows, cols]
         view[seg > 0] = refined[seg > 0]
     return out
-
-
-def _line_on_edges(seg: np.ndarray, present: list[int], colour: np.ndarray) -> np.ndarray:
-    """Return the seeds of one blob with the line between them moved onto the strongest
-    edge near it: a seed's rim is darker than its middle, so where one rests on another
-    its outline is a step in brightness, and between two kinds a step in colour."""
-    gradient = sum(ndimage.sobel(colour[..., c], axis) ** 2 for c in range(3) for axis in (0, 1))
-    landscape = np.sqrt(gradient)
-    landscape = (np.minimum(landscape / max(float(landscape.max()), 1e-9), 1) * 1000).astype(np.uint16)
-    landscape[seg == 0] = 1001  # the background is no path between seeds
-    markers = seg.astype(np.int16)
-    for k in present:
-        others = (seg > 0) & (seg != k)
-        reach = max(2.0, _EDGE_BAND * np.sqrt((seg == k).sum() / np.pi))
-        band = (seg == k) & (ndimage.distance_transform_edt(~others) <= reach)
-        if not np.array_equal(band, seg == k):  # a sliver all within reach keeps its pixels
-            markers[band] = 0
-    flooded = ndimage.watershed_ift(landscape, markers)
-    return largest_pieces(np.where(seg > 0, flooded, 0), present)
 
 
 def merge_enclosed(segments: np.ndarray) -> np.ndarray:

@@ -1,22 +1,13 @@
 """Seeds resting on each other's edge: cut straight between the notches their outlines
-make, or from the one deep notch of an L or a T, or where two ellipses fit far better
-than one."""
+make, or from the one deep notch of an L or a T."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
-from shared.pipeline.builtin_detector.shapes import (
-    MIN_STROKE,
-    convex_hull,
-    ellipse_misfit,
-    rectilinear,
-    solidity,
-)
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE, convex_hull, rectilinear, solidity
 
 _CUT_RATIO = 3.0  # two seeds overlap: the cut between notches is short against their depth
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
@@ -27,8 +18,6 @@ _SOLIDITY_GAIN = 0.05  # and more of it, by this much, than the blob did
 _CUT_DIRECTIONS = 48  # tried from the notch, all round
 _WEDGE = 0.9  # a bay filling this share of the triangle on its mouth has straight sides
 _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's coat
-_POOR_FIT = 0.1  # one ellipse misses this share of a blob's pixels: it may be two seeds
-_SPLIT_GAIN = 0.5  # two ellipses fit its pieces better than one by this share of the smaller
 
 
 def cut_between_notches(
@@ -85,51 +74,9 @@ def cut_from_notch(
     mouth = np.subtract(*hull.points[hull.simplices[facet]])
     if (bays == bays[tuple(p.astype(int))]).sum() >= _WEDGE * np.hypot(*mouth) * depth.max() / 2:
         return None
-    best, best_score = None, whole + _SOLIDITY_GAIN
-    for halves in _cuts_from(blob, p, min_area):
-        score = min(solidity(half) for half in halves)
-        if score > best_score:
-            best, best_score = halves, score
-    return best if best_score >= _PART_SOLIDITY else None
-
-
-def cut_by_ellipses(
-    blob: np.ndarray, background: np.ndarray, min_area: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return a blob that one ellipse fits poorly cut in two by the straight line from its
-    deepest notch that two ellipses fit best, if they fit it clearly better than one.
-
-    A small seed resting on a large one's edge leaves the blob about convex, with no neck
-    and one notch, or two shallow ones: the cuts above miss it, but one ellipse fits the
-    pair far worse than two do.
-    """
-    ys, xs = np.nonzero(blob)
-    whole = ellipse_misfit(ys, xs)
-    if whole < _POOR_FIT * len(ys):
-        return None
-    hull = convex_hull(blob)
-    if hull is None:
-        return None
-    depth = _bay_depth(blob, background, hull)
-    if depth.max() < _MIN_NOTCH or rectilinear(_outline(blob)):
-        return None
-    p = np.array(np.unravel_index(np.argmax(depth), depth.shape), float)
-    best, best_gain = None, _SPLIT_GAIN
-    for halves in _cuts_from(blob, p, min_area):
-        misfits = [ellipse_misfit(*np.nonzero(half)) for half in halves]
-        gain = (whole - sum(misfits)) / min(half.sum() for half in halves)
-        if gain > best_gain:
-            best, best_gain = halves, gain
-    return best
-
-
-def _cuts_from(
-    blob: np.ndarray, p: np.ndarray, min_area: float
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield the blob cut in two by each straight line from the notch at p across it, of
-    _CUT_DIRECTIONS all round, that leaves two pieces of a seed's size."""
     height, width = blob.shape
     steps = np.arange(2 * (height + width)) / 2
+    best, best_score = None, whole + _SOLIDITY_GAIN
     for angle in np.linspace(0, 2 * np.pi, _CUT_DIRECTIONS, endpoint=False):
         ys = np.round(p[0] + steps * np.sin(angle)).astype(int)
         xs = np.round(p[1] + steps * np.cos(angle)).astype(int)
@@ -141,8 +88,12 @@ def _cuts_from(
             continue  # the line runs along the bay, not into the blob
         stop = start + (len(on) - start if on[start:].all() else int(np.argmin(on[start:])))
         halves = _halves(blob, p, np.array([ys[stop - 1], xs[stop - 1]], float), min_area)
-        if halves is not None:
-            yield halves
+        if halves is None:
+            continue
+        score = min(solidity(half) for half in halves)
+        if score > best_score:
+            best, best_score = halves, score
+    return best if best_score >= _PART_SOLIDITY else None
 
 
 def _halves(

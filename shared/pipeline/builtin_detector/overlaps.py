@@ -12,7 +12,7 @@ from shared.pipeline.builtin_detector.colours import (
     part_by_colour,
     smoothed_colours,
 )
-from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_by_ellipses, cut_from_notch
+from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_from_notch
 from shared.pipeline.builtin_detector.shapes import ellipse_misfit
 
 _TWO_SEEDS_GAIN = 0.0  # two ellipses fit two pieces better than one, by this share of the smaller
@@ -40,22 +40,12 @@ def cut_overlaps(
             halves = (cut_between_notches(blob, open_, min_area)
                       or part_by_colour(blob, smoothed_colours(rgb, rows, cols), min_area)
                       or cut_from_notch(blob, open_, min_area))
-            # A seed cut by the frame's edge is no ellipse: only whole pieces are fitted.
-            if halves is None and not _on_frame_edge(blob, rows, cols, body.shape):
-                halves = cut_by_ellipses(blob, open_, min_area)
         if halves is None:
             out[rows, cols][blob] = total + 1
             total += 1
             continue
         pending.extend((rows, cols, half) for half in halves)
     return join_pieces_of_one_seed(out, rgb), total
-
-
-def _on_frame_edge(blob: np.ndarray, rows: slice, cols: slice, frame: tuple[int, ...]) -> bool:
-    """Whether a piece (on its box at rows, cols) reaches the frame's edge: a seed cut by it
-    is no ellipse."""
-    return bool((rows.start == 0 and blob[0].any()) or (rows.stop == frame[0] and blob[-1].any())
-                or (cols.start == 0 and blob[:, 0].any()) or (cols.stop == frame[1] and blob[:, -1].any()))
 
 
 def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray:
