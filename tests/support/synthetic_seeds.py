@@ -8,7 +8,8 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and `UNSEEN` a fourth, made the same way one round later.
+to judge it on pictures it never saw, and `UNSEEN`, `BLIND` and `SEALED` more, each made the
+same way one round later than the one before.
 """
 
 from __future__ import annotations
@@ -244,6 +245,41 @@ BLIND = Style(
     text_height=(0.02, 0.054),
     overlay_margin=(0.0, 0.042),
 )
+
+# Written at the end of the round after BLIND's run, once that round's work on the detector
+# had landed; seen by nobody working on the detector.
+SEALED = Style(
+    camera_sizes=((1000, 750), (1200, 900), (1296, 972), (1680, 1050), (2048, 1365), (2400, 1800),
+                  (2592, 1944)),
+    formats=("PNG", "JPEG", "TIFF"),
+    jpeg_quality=(60, 92),
+    noise_sigma=(1.3, 5.4),
+    blur=(0.1, 1.75),
+    vignette=(0.03, 0.37),
+    shadow=(0.03, 0.18),
+    seed_colours={
+        "hazel": (124.0, 84.0, 50.0), "pewter": (86.0, 88.0, 92.0), "sand": (206.0, 176.0, 118.0),
+        "copper": (150.0, 74.0, 44.0), "lichen": (128.0, 140.0, 96.0), "cream": (228.0, 220.0, 192.0),
+        "aubergine": (86.0, 46.0, 66.0),
+    },
+    seed_length=(0.046, 0.31),
+    seed_aspect=(0.31, 0.93),
+    seed_wobble=0.054,
+    seed_texture=0.1,
+    speckled=0.32,
+    bright_backgrounds=((242, 242, 240), (236, 238, 242), (246, 242, 232), (230, 234, 230)),
+    dark_backgrounds=((14, 16, 16), (28, 30, 44), (42, 34, 30), (22, 34, 28), (32, 32, 34)),
+    coloured_backgrounds=((80, 130, 190), (200, 130, 70), (100, 160, 120), (180, 150, 200),
+                          (214, 196, 104), (136, 136, 138)),
+    fonts=("DejaVuSans-BoldOblique.ttf", "LiberationSerif-Italic.ttf", "DejaVuSansMono-Oblique.ttf",
+           "LiberationSans-Bold.ttf", "DejaVuSerif-Italic.ttf", None),
+    bold=0.4,
+    scale_labels=("400 µm", "1.2 mm", "80um", "6 mm", "0.4 mm", "25 µm"),
+    magnification_labels=("3x", "Zoom 2X", "x32", "Obj. 8x", "M 18x", "2026-09-27 11:52"),
+    text_height=(0.02, 0.053),
+    overlay_margin=(0.0, 0.043),
+)
+
 
 @dataclass(frozen=True)
 class Picture:
