@@ -10,7 +10,7 @@ from scipy import ndimage
 from shared import images
 from shared.pipeline.builtin_detector.background import fit_background, pixel_strength
 from shared.pipeline.builtin_detector.colours import follow_colour_edges, merge_enclosed
-from shared.pipeline.builtin_detector.mask import WEAK_LEVEL, bodies, fill_holes, seed_mask
+from shared.pipeline.builtin_detector.mask import SURE_LEVEL, WEAK_LEVEL, bodies, fill_holes, seed_mask
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
 from shared.pipeline.builtin_detector.overlays import drawn_shapes, glyph_like, text_lines
 from shared.pipeline.builtin_detector.pixels import local_max, local_mean
@@ -51,7 +51,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     # Inked pixels: at least half as strong as the strongest nearby. Letters stay apart and
     # keep their thin strokes; a seed's coat is one piece.
     half_peak = 0.5 * local_max(sharp, 5)
-    inked = (sharp >= 1.0) & (sharp >= half_peak)
+    inked = (sharp >= SURE_LEVEL) & (sharp >= half_peak)
     # Overlays: drawn shapes (a badge, or a bar over a badge of the background's colour) and text.
     mask &= ~(drawn_shapes(mask, min_side) | drawn_shapes(inked, min_side))
     text, line_heights = text_lines(inked, rgb, sharp, min_side / 4, 0.1 * min(height, width))

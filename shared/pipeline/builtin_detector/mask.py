@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-WEAK_LEVEL = 0.6  # hysteresis: pixels this strong count when joined to a sure one (1.0)
+SURE_LEVEL = 1.0  # strength is in units of what alone marks a seed (background.pixel_strength)
+WEAK_LEVEL = 0.6  # hysteresis: pixels this strong count when joined to a sure one
 _LOCAL_SIDE = 0.015  # of the longest side: a neighbourhood within the smallest seed
 
 
@@ -14,7 +15,7 @@ def seed_mask(strength: np.ndarray) -> np.ndarray:
     """Return the seed pixels: sure ones and the weaker ones joined to them (holes open)."""
     labels, count = ndimage.label(strength >= WEAK_LEVEL)
     keep = np.zeros(count + 1, bool)
-    keep[labels[strength >= 1.0]] = True
+    keep[labels[strength >= SURE_LEVEL]] = True
     keep[0] = False
     mask = keep[labels]
     # Closing mends a seed split by a crease; padding by repetition keeps it from eating seeds
@@ -51,7 +52,7 @@ def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
         own = blobs[where] == label
         if own.sum() <= size * size:
             continue  # one seed at most, its rim a large part of it: the blob's mean holds
-        sure = own & (strength[where] >= 1.0)
+        sure = own & (strength[where] >= SURE_LEVEL)
         core = ndimage.binary_erosion(sure, iterations=size // 4)
         if not core.any():
             continue  # no sure pixel away from the edge to judge by
