@@ -457,3 +457,36 @@ def test_pieces_one_ellipse_fits_are_joined_and_two_seeds_stay_apart() -> None:
     knob = np.where(large, 1, np.where(small, 2, 0))
     for seeds in (pair, knob):
         assert np.array_equal(join_pieces_of_one_seed(seeds, grey), seeds)
+
+
+def test_two_small_seeds_of_one_kind_on_a_large_seed_of_another_are_three() -> None:
+    from shared.pipeline.builtin_detector.colours import part_by_colour
+
+    # A large yellow seed shaded from one side to the other, and two small dark seeds
+    # resting on its edge at two places: the dark colour is two seeds, not one.
+    shape = (200, 300)
+    large = ellipse(shape, 150, 100, 110, 70)
+    small = [ellipse(shape, 45, 100, 22, 15), ellipse(shape, 250, 55, 20, 14, 0.5)]
+    columns = np.mgrid[0 : shape[0], 0 : shape[1]][1]
+    colours = np.full((*shape, 3), 0.93, np.float32)
+    colours[large] = (np.array([0.85, 0.7, 0.3]) * (0.55 + 0.4 * (columns - 40) / 220)[..., None])[large]
+    for seed in small:
+        colours[seed] = (0.3, 0.28, 0.12)
+    pieces = part_by_colour(large | small[0] | small[1], colours, 100)
+    assert pieces is not None and len(pieces) == 3
+    for seed in (large & ~small[0] & ~small[1], *small):
+        assert max(np.count_nonzero(seed & piece) / np.count_nonzero(seed | piece) for piece in pieces) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("case", "index", "style"),
+    [("touching", 100011, TUNING), ("touching", 600005, FRESH)],
+    ids=["a small brown seed with a highlight on a pale blotched one",
+         "an olive and a brown seed on the edge of a yellow one"],
+)
+def test_seeds_of_two_colours_in_contact_are_parted_right(case: str, index: int, style: Style) -> None:
+    # A tuning picture whose small brown seed, on the edge of a pale seed with a blotched
+    # coat, was taken into it: two-means from the middle of their colours cut through the
+    # blotches, and the brown one's highlight, a hole in its colour, made it look bitten.
+    # A fresh picture whose two small seeds, of one colour, were one colour in two pieces.
+    assert_picture_exactly_right(make_picture(case, index, style))

@@ -13,15 +13,17 @@ _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
 _WHITENED = 0.2  # two hues this near the line from one to white: a seed and its highlight
 _PIECE_SOLIDITY = 0.75  # a seed, even one partly hidden, is about convex; a strip along a line is not
+_RING = 0.5  # a piece of one colour whose holes are as large as itself is a ring round the other
 _ENCLOSED = 0.5  # a piece bordering one seed along this share of its outline, in its box, is part of it
 
 
 def part_by_colour(
     blob: np.ndarray, colours: np.ndarray, min_area: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return the blob parted between its two colours, if it has two clearly different ones
-    (two seeds of two kinds), each in one piece shaped like a seed; a seed's own shading
-    (a darker rim round a paler middle) gives a ring, which is no seed.
+) -> tuple[np.ndarray, ...] | None:
+    """Return the blob parted into its seeds by their colours, if it has two clearly
+    different ones (seeds of two kinds), each in pieces shaped like seeds (two small seeds
+    of one kind on a large one of another are three); a seed's own shading (a darker rim
+    round a paler middle) gives a ring, which is no seed.
 
     The colours themselves first, then their hue alone (each over its brightness): shading,
     blotches and speckles darken a seed without changing its hue, so two seeds of one
@@ -42,26 +44,39 @@ def part_by_colour(
         # The highlights left out go to the colour around them.
         nearest = ndimage.distance_transform_edt(side == 0, return_indices=True)[1]
         side = np.where(inner, side[nearest[0], nearest[1]], 0)
-        pieces = []
-        for k in (1, 2):
-            parts, n = ndimage.label(side == k)
-            if n == 0:
-                break
-            sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
-            biggest = parts == sizes.argmax() + 1
-            width = 2 * ndimage.distance_transform_edt(biggest).max()
-            biggest_area = sizes.max()
-            if (biggest_area < min_area or biggest_area < 0.8 * sizes.sum()
-                    or width < MIN_STROKE * np.sqrt(biggest_area) or solidity(biggest) < _PIECE_SOLIDITY):
-                break
-            pieces.append(biggest)
-        if len(pieces) < 2 or (features is hue and _whitened(*(colours[matte & piece] for piece in pieces))):
+        # Each colour's seeds: its pieces of a seed's size and shape, together most of it.
+        kinds = [_seeds_of(side == k, min_area) for k in (1, 2)]
+        if not all(kinds):
             continue
-        labels = np.where(pieces[0], 1, np.where(pieces[1], 2, 0))
+        if features is hue and _whitened(*(colours[matte & np.any(kind, axis=0)] for kind in kinds)):
+            continue
+        # The largest first: a small seed in a bay of a large one's colour keeps its pixels.
+        pieces = sorted((piece for kind in kinds for piece in kind), key=np.count_nonzero, reverse=True)
+        labels = np.zeros(blob.shape, np.int32)
+        for k, piece in enumerate(pieces, start=1):
+            labels[piece] = k
         nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)[1]
         labels = labels[nearest[0], nearest[1]]
-        return blob & (labels == 1), blob & (labels == 2)
+        return tuple(blob & (labels == k) for k in range(1, len(pieces) + 1))
     return None
+
+
+def _seeds_of(colour: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """Return the pieces of one colour's pixels that are seeds, each of a seed's size and
+    shape (a strip along a line is not, nor a ring, a seed's shaded rim round its paler
+    middle), if they hold most of its pixels; else none."""
+    parts, n = ndimage.label(colour)
+    sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
+    seeds = []
+    for k in np.flatnonzero(sizes >= min_area) + 1:
+        # A seed's highlight, of the other colour, is no hole in it.
+        piece = ndimage.binary_fill_holes(parts == k)
+        area = piece.sum()
+        width = 2 * ndimage.distance_transform_edt(piece).max()
+        if (sizes[k - 1] >= _RING * area and width >= MIN_STROKE * np.sqrt(area)
+                and solidity(piece) >= _PIECE_SOLIDITY):
+            seeds.append(piece)
+    return seeds if sum(piece.sum() for piece in seeds) >= 0.8 * sizes.sum() else []
 
 
 def _whitened(first: np.ndarray, second: np.ndarray) -> bool:
@@ -80,21 +95,26 @@ def _whitened(first: np.ndarray, second: np.ndarray) -> bool:
 def _two_colours(features: np.ndarray, inner: np.ndarray) -> np.ndarray | None:
     """Return the `inner` pixels labelled 1 or 2 by which of two clearly different colours
     they have (`features`, one row per pixel), or None if they have one colour."""
-    # Two-means along the colours' main axis.
+    # Two-means along the colours' main axis, at its best cut of all (Otsu's): a small seed
+    # against a large textured one is a small class, which two-means from the middle misses
+    # for a cut through the large one's texture.
     centred = features - features.mean(axis=0)
     axis = np.linalg.svd(centred[:: max(1, len(centred) // 2000)], full_matrices=False)[2][0]
     position = (centred * axis).sum(axis=1)
-    cut = float(np.median(position))
-    for _ in range(8):
-        low, high = position[position < cut], position[position >= cut]
-        if len(low) == 0 or len(high) == 0:
-            return None
-        cut = (low.mean() + high.mean()) / 2
-    separation = (high.mean() - low.mean()) ** 2 / (low.var() + high.var() + 1e-9)
-    if separation < _COLOUR_SEPARATION or high.mean() - low.mean() < 0.1:
+    ordered = np.sort(position).astype(np.float64)
+    if len(ordered) < 2:
+        return None
+    below = np.arange(1, len(ordered))  # pixels below each cut
+    sums, squares = np.cumsum(ordered)[:-1], np.cumsum(ordered**2)[:-1]
+    low, high = sums / below, (ordered.sum() - sums) / (len(ordered) - below)
+    k = int(np.argmax(below * (len(ordered) - below) * (high - low) ** 2))
+    low_var = squares[k] / below[k] - low[k] ** 2
+    high_var = ((ordered**2).sum() - squares[k]) / (len(ordered) - below[k]) - high[k] ** 2
+    separation = (high[k] - low[k]) ** 2 / (low_var + high_var + 1e-9)
+    if separation < _COLOUR_SEPARATION or high[k] - low[k] < 0.1:
         return None
     side = np.zeros(inner.shape, np.int8)
-    side[inner] = np.where(position >= cut, 2, 1)
+    side[inner] = np.where(position > ordered[k], 2, 1)
     return side
 
 

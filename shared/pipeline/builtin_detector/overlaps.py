@@ -24,7 +24,7 @@ def cut_overlaps(
     """Return the segments with seeds lying over each other's edge cut apart: their outline
     bends inwards where the two outlines cross, and the short straight cut between two such
     notches parts them (a single seed, even a kidney-shaped one, has at most one notch);
-    or they are of two clearly different colours, each in one seed-shaped piece."""
+    or they are of two clearly different colours, each in seed-shaped pieces."""
     out = np.zeros_like(segments)
     total = 0
     pending = [(rows, cols, segments[rows, cols] == label)
