@@ -480,13 +480,18 @@ def test_two_small_seeds_of_one_kind_on_a_large_seed_of_another_are_three() -> N
 
 @pytest.mark.parametrize(
     ("case", "index", "style"),
-    [("touching", 100011, TUNING), ("touching", 600005, FRESH)],
+    [("touching", 100011, TUNING), ("touching", 600005, FRESH), ("dark", 500004, FRESH)],
     ids=["a small brown seed with a highlight on a pale blotched one",
-         "an olive and a brown seed on the edge of a yellow one"],
+         "an olive and a brown seed on the edge of a yellow one",
+         "a grey seed's cap cut off by the line goes back to it"],
 )
 def test_seeds_of_two_colours_in_contact_are_parted_right(case: str, index: int, style: Style) -> None:
     # A tuning picture whose small brown seed, on the edge of a pale seed with a blotched
     # coat, was taken into it: two-means from the middle of their colours cut through the
     # blotches, and the brown one's highlight, a hole in its colour, made it look bitten.
     # A fresh picture whose two small seeds, of one colour, were one colour in two pieces.
+    # A fresh picture (dark ground) whose grey seed, resting on a pale one, lost its top to
+    # the pale one's side of the flood's line; parted by colour, that cap was a box of its
+    # own: two ellipses fitted the grey seed (a rounded triangle) and its cap better than
+    # one, but the cap's own ellipse misfits it by nearly half, half an ellipse by a sixth.
     assert_picture_exactly_right(make_picture(case, index, style))

@@ -16,6 +16,7 @@ from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_fr
 from shared.pipeline.builtin_detector.shapes import ellipse_misfit
 
 _TWO_SEEDS_GAIN = 0.0  # two ellipses fit two pieces better than one, by this share of the smaller
+_FRAGMENT = 1 / 3  # a piece its own ellipse misfits by this share of it: no seed (half an ellipse, 1/6)
 
 
 def cut_overlaps(
@@ -76,7 +77,12 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
         if smaller < 6 or clearly_different(colour_stats(rgb[py, px]), colour_stats(rgb[qy, qx])):
             return np.inf
         whole = ellipse_misfit(np.concatenate([py, qy]), np.concatenate([px, qx]))
-        return (whole - ellipse_misfit(py, px) - ellipse_misfit(qy, qx)) / smaller
+        own = ellipse_misfit(py, px), ellipse_misfit(qy, qx)
+        fits = (whole - own[0] - own[1]) / smaller
+        # A piece its own ellipse fits far worse than half an ellipse is fitted by its own is
+        # no seed (a cap of one seed cut off by the line): it joins its neighbour, first.
+        fragment = own[0] if len(py) == smaller else own[1]
+        return fits - 1 if fragment > _FRAGMENT * smaller else fits
 
     gains = {pair: gain(*pair) for pair in pairs}
     while gains:
