@@ -79,6 +79,41 @@ def bent_gradient(seed: int, width: int = 1280, height: int = 720) -> Image.Imag
     return Image.open(buffer)
 
 
+def seed_with_highlight(
+    centre: tuple[float, float], axes: tuple[float, float], degrees: float, spot: tuple[float, float, float],
+    size: tuple[int, int] = (800, 600), ground: float = 128.0, seed: int = 3,
+) -> Image.Image:
+    """A dark seed (an ellipse) on a grey ground with a soft highlight (x, y, sigma) whose
+    bright core is brighter than the ground and whose rim crosses the ground's level."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = np.deg2rad(degrees)
+    u = ((x - centre[0]) * np.cos(angle) + (y - centre[1]) * np.sin(angle)) / axes[0]
+    v = (-(x - centre[0]) * np.sin(angle) + (y - centre[1]) * np.cos(angle)) / axes[1]
+    inside = (u * u + v * v < 1)[..., None]
+    glow = np.exp(-((x - spot[0]) ** 2 + (y - spot[1]) ** 2) / (2 * spot[2] ** 2))[..., None]
+    dark = np.array([30.0, 28.0, 26.0])
+    canvas = np.where(inside, dark + glow * (200 - dark), ground)
+    canvas = canvas + np.random.default_rng(seed).normal(0, 2, canvas.shape)
+    return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("centre", "axes", "degrees", "spot"),
+    [((-7, 12), (80, 38), 30, (0, 17, 10)), ((-9, 31), (98, 60), 18, (0, 26, 14)),
+     ((8, 5), (91, 52), 57, (0, 46, 13))],
+)
+def test_a_highlight_cut_by_the_frames_edge_is_its_seeds(
+    centre: tuple[float, float], axes: tuple[float, float], degrees: float, spot: tuple[float, float, float],
+) -> None:
+    # The ring round the highlight, as light as the ground, reached the frame's edge: no
+    # hole, so its bright core stood alone and was boxed as a seed of its own.
+    image = seed_with_highlight(centre, axes, degrees, spot)
+    boxes = pixel_boxes(detect_seeds(image), image)
+    assert len(boxes) == 1, boxes
+    assert boxes[0][:2] == (0, 0), boxes
+
+
 def test_a_bent_gradient_gives_no_box() -> None:
     # The background's surface cannot follow the bend, so a strip along it stood out from the
     # surface and was boxed (gradient 34 did); no piece of it stands out from its own ring.

@@ -24,13 +24,51 @@ def seed_mask(strength: np.ndarray) -> np.ndarray:
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Return the mask with its holes, the stretches of background off the border, filled."""
+    """Return the mask with its holes filled: the stretches of background off the border, and
+    those the frame's edge cuts from the rest of the background (round a highlight of a seed
+    cut by the edge): smaller than the one blob round them, and holding no blob that borders
+    other background (a highlight's bright core, which stands out too, is inside them)."""
     outside, count = ndimage.label(~mask)
     reaches_border = np.zeros(count + 1, bool)
     for edge in (outside[0], outside[-1], outside[:, 0], outside[:, -1]):
         reaches_border[edge] = True
     reaches_border[0] = False
-    return ~reaches_border[outside]
+    filled = ~reaches_border[outside]
+    cut_off = np.flatnonzero(reaches_border)
+    if len(cut_off) < 2:
+        return filled  # the background in one piece: nothing cut from it
+    sizes = np.bincount(outside.ravel(), minlength=count + 1)
+    cut_off = np.delete(cut_off, sizes[cut_off].argmax())  # the background itself
+    blobs, _ = ndimage.label(filled)
+    blob_sizes = np.bincount(blobs.ravel())
+    cut_off = cut_off[sizes[cut_off] < blob_sizes[1:].max(initial=0)]
+    if len(cut_off) == 0:
+        return filled
+    where_outside = ndimage.find_objects(outside)
+    where_blob = ndimage.find_objects(blobs)
+    for label in cut_off:
+        around = _neighbours(blobs, outside, label, where_outside[label - 1])
+        if len(around) == 0:
+            continue
+        host = around[blob_sizes[around].argmax()]
+        inside = all(
+            np.array_equal(_neighbours(outside, blobs, blob, where_blob[blob - 1]), [label])
+            for blob in around if blob != host
+        )
+        if inside and sizes[label] < blob_sizes[host]:
+            filled |= outside == label
+    return filled
+
+
+def _neighbours(labels: np.ndarray, of: np.ndarray, label: int, where: tuple[slice, slice]) -> np.ndarray:
+    """Return the labels (of `labels`, zero left out) next to the pixels of `label` in `of`,
+    whose box is `where`."""
+    height, width = of.shape
+    rows = slice(max(0, where[0].start - 1), min(height, where[0].stop + 1))
+    cols = slice(max(0, where[1].start - 1), min(width, where[1].stop + 1))
+    own = of[rows, cols] == label
+    found = np.unique(labels[rows, cols][ndimage.binary_dilation(own) & ~own])
+    return found[found > 0]
 
 
 def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
