@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from shared.pipeline.builtin_detector import detect_seeds
 from shared.pipeline.types import Detection
@@ -112,6 +112,37 @@ def test_a_highlight_cut_by_the_frames_edge_is_its_seeds(
     boxes = pixel_boxes(detect_seeds(image), image)
     assert len(boxes) == 1, boxes
     assert boxes[0][:2] == (0, 0), boxes
+
+
+def badge_with_halo(halo: float, spread: int, seed: int = 0) -> tuple[Image.Image, Box]:
+    """A JPEG of a dark scale-bar badge in the top-left corner of an orange ground, in a soft
+    shadow (the ground darkened to `halo` at most, `spread` pixels round it), and one brown
+    seed; and the seed's box."""
+    size = (1440, 1080)
+    badge, seed_box = (31, 31, 256, 165), (620, 460, 820, 580)
+    shade = Image.new("L", size, 0)
+    around = (badge[0] - spread, badge[1] - spread, badge[2] + spread, badge[3] + spread)
+    ImageDraw.Draw(shade).rounded_rectangle(around, radius=30 + spread, fill=255)
+    dim = 1 - (1 - halo) * np.asarray(shade.filter(ImageFilter.GaussianBlur(spread / 2)), np.float32) / 255
+    ground = np.full((size[1], size[0], 3), (232, 150, 70), np.float32) * dim[..., None]
+    image = Image.fromarray(ground.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle(badge, radius=30, fill=(24, 24, 26))
+    draw.text((143, 75), "1.0 mm", fill=(250, 250, 250), font=ImageFont.load_default(size=48), anchor="mm")
+    draw.rectangle((90, 120, 196, 132), fill=(250, 250, 250))
+    draw.ellipse((seed_box[0], seed_box[1], seed_box[2] - 1, seed_box[3] - 1), fill=(110, 60, 40))
+    noisy = np.asarray(image, np.float32) + np.random.default_rng(seed).normal(0, 3, (size[1], size[0], 3))
+    out = io.BytesIO()
+    Image.fromarray(np.clip(noisy + 0.5, 0, 255).astype(np.uint8)).save(out, "JPEG", quality=80)
+    return Image.open(io.BytesIO(out.getvalue())), seed_box
+
+
+@pytest.mark.parametrize(("halo", "spread"), [(0.95, 6), (0.9, 20), (0.85, 6)])
+def test_a_dark_badge_in_a_faint_shadow_is_no_seed(halo: float, spread: int) -> None:
+    # Its faint shadow joined the badge into one ragged blob, no drawn shape; the text cut
+    # out of it left its body in two or three pieces, boxed as seeds.
+    image, seed_box = badge_with_halo(halo, spread)
+    assert_each_seed_found_once(pixel_boxes(detect_seeds(image), image), [seed_box])
 
 
 def test_a_bent_gradient_gives_no_box() -> None:

@@ -55,12 +55,17 @@ def detect_seeds(image: Image) -> list[Detection]:
     # Overlays: drawn shapes (a badge, or a bar over a badge of the background's colour) and text.
     mask &= ~(drawn_shapes(mask, min_side) | drawn_shapes(inked, min_side))
     text, line_heights = text_lines(inked, rgb, sharp, min_side / 4, 0.1 * min(height, width))
+    lettered = mask & text
     mask &= ~text
     # A page of text (a document photographed, not a microscope's view, whose overlays hold
     # a few lines): its words that the rows missed (letters blurred together, a word alone
     # at a line's end) are no taller than its lines, and no seed is that small beside them.
     word_height = 2 * float(np.median(line_heights)) if len(line_heights) >= _PAGE_LINES else 0.0
     body = bodies(mask, strength)
+    # A faint shadow round a badge (or a ground of nearly its colour) joins them into one
+    # ragged blob; without that rim, its body and its text, the hole its scale bar left
+    # filled, are the badge's own rounded box.
+    body &= ~drawn_shapes(fill_holes(body | lettered), min_side)
     # Strokes: the pixels from the weak level up that are at least half as strong as the
     # strongest nearby, pinholes closed (a faint seed's noise makes them): a seed's coat is
     # one piece, a line stays as thin as it was and a letter keeps its bays.
