@@ -8,8 +8,8 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and `UNSEEN`, `BLIND` and `SEALED` more, each made the
-same way one round later than the one before.
+to judge it on pictures it never saw, and `UNSEEN`, `BLIND`, `SEALED` and `LOCKED` more, each
+made the same way one round later than the one before.
 """
 
 from __future__ import annotations
@@ -278,6 +278,41 @@ SEALED = Style(
     magnification_labels=("3x", "Zoom 2X", "x32", "Obj. 8x", "M 18x", "2026-09-27 11:52"),
     text_height=(0.02, 0.053),
     overlay_margin=(0.0, 0.043),
+)
+
+
+# Written at the end of the round after SEALED's run, while that round's work on the detector
+# went on; seen by nobody working on the detector.
+LOCKED = Style(
+    camera_sizes=((960, 720), (1152, 864), (1366, 768), (1600, 900), (1920, 1440), (2304, 1728),
+                  (2592, 1944)),
+    formats=("JPEG", "TIFF", "PNG"),
+    jpeg_quality=(58, 94),
+    noise_sigma=(1.1, 5.0),
+    blur=(0.05, 1.6),
+    vignette=(0.02, 0.34),
+    shadow=(0.02, 0.17),
+    seed_colours={
+        "walnut": (110, 72, 46), "slate": (96, 100, 108), "straw": (214, 190, 128),
+        "rust": (160, 82, 50), "moss": (110, 126, 80), "ivory": (232, 226, 204),
+        "plum": (96, 54, 74), "chestnut": (132, 66, 40),
+    },
+    seed_length=(0.048, 0.3),
+    seed_aspect=(0.33, 0.94),
+    seed_wobble=0.05,
+    seed_texture=0.095,
+    speckled=0.28,
+    bright_backgrounds=((240, 240, 236), (232, 236, 240), (248, 244, 236), (226, 230, 226)),
+    dark_backgrounds=((16, 16, 18), (30, 28, 40), (40, 32, 28), (20, 32, 30), (36, 36, 38)),
+    coloured_backgrounds=((74, 120, 184), (196, 136, 80), (96, 156, 112), (176, 144, 196),
+                          (208, 192, 110), (132, 132, 134)),
+    fonts=("DejaVuSansCondensed-Bold.ttf", "LiberationSansNarrow-Regular.ttf",
+           "DejaVuSerifCondensed-Italic.ttf", "LiberationMono-Bold.ttf", "DejaVuSans.ttf", None),
+    bold=0.35,
+    scale_labels=("300 µm", "1.5 mm", "150um", "4 mm", "0.25 mm", "50 µm"),
+    magnification_labels=("6x", "Zoom 4X", "x16", "Obj. 12x", "M 25x", "2026-11-03 09:14"),
+    text_height=(0.021, 0.052),
+    overlay_margin=(0.0, 0.041),
 )
 
 
