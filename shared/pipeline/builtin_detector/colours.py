@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from shared.pipeline.builtin_detector.pixels import luma_of
+from shared.pipeline.builtin_detector.pixels import luma_of, ring_around
 from shared.pipeline.builtin_detector.shapes import MIN_STROKE, largest_pieces, solidity
 
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
@@ -193,10 +193,7 @@ def merge_enclosed(segments: np.ndarray) -> np.ndarray:
         if where is None:
             continue
         rows, cols = where
-        top, left = max(0, rows.start - 1), max(0, cols.start - 1)
-        around = segments[top : rows.stop + 1, left : cols.stop + 1]
-        own = around == label
-        ring = around[ndimage.binary_dilation(own, np.ones((3, 3), bool)) & ~own]
+        ring = ring_around(segments, label, where, segments, connectivity=2)
         if not ring.any():
             continue
         host = int(np.bincount(ring[ring != 0]).argmax())

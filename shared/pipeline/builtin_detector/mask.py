@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from shared.pipeline.builtin_detector.pixels import ring_around
+
 SURE_LEVEL = 1.0  # strength is in units of what alone marks a seed (background.pixel_strength)
 WEAK_LEVEL = 0.6  # hysteresis: pixels this strong count when joined to a sure one
 _LOCAL_SIDE = 0.015  # of the longest side: a neighbourhood within the smallest seed
@@ -63,11 +65,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 def _neighbours(labels: np.ndarray, of: np.ndarray, label: int, where: tuple[slice, slice]) -> np.ndarray:
     """Return the labels (of `labels`, zero left out) next to the pixels of `label` in `of`,
     whose box is `where`."""
-    height, width = of.shape
-    rows = slice(max(0, where[0].start - 1), min(height, where[0].stop + 1))
-    cols = slice(max(0, where[1].start - 1), min(width, where[1].stop + 1))
-    own = of[rows, cols] == label
-    found = np.unique(labels[rows, cols][ndimage.binary_dilation(own) & ~own])
+    found = np.unique(ring_around(of, label, where, labels))
     return found[found > 0]
 
 

@@ -1,9 +1,10 @@
-"""Pixel arithmetic the steps share: brightness, and 3 x 3 means and local maxima from
-shifted views."""
+"""Pixel arithmetic the steps share: brightness, 3 x 3 means and local maxima from shifted
+views, and the ring of pixels round one labelled piece."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 
 def luma_of(rgb: np.ndarray) -> np.ndarray:
@@ -32,3 +33,15 @@ def local_max(values: np.ndarray, size: int) -> np.ndarray:
     for k in range(1, size):
         np.maximum(out, rows[:, k : k + width], out=out)
     return out
+
+
+def ring_around(
+    labels: np.ndarray, label: int, where: tuple[slice, slice], values: np.ndarray, connectivity: int = 1
+) -> np.ndarray:
+    """Return the `values` of the pixels just outside the piece `label` of `labels`, whose box
+    is `where` (`connectivity` 1: its four neighbours each way; 2: its eight)."""
+    rows = slice(max(0, where[0].start - 1), where[0].stop + 1)
+    cols = slice(max(0, where[1].start - 1), where[1].stop + 1)
+    own = labels[rows, cols] == label
+    grown = ndimage.binary_dilation(own, ndimage.generate_binary_structure(2, connectivity))
+    return values[rows, cols][grown & ~own]
