@@ -561,3 +561,33 @@ def test_seeds_of_two_colours_in_contact_are_parted_right(case: str, index: int,
     # own: two ellipses fitted the grey seed (a rounded triangle) and its cap better than
     # one, but the cap's own ellipse misfits it by nearly half, half an ellipse by a sixth.
     assert_picture_exactly_right(make_picture(case, index, style))
+
+
+
+def test_the_line_between_seeds_resting_on_each_other_is_the_upper_ones_outline() -> None:
+    from shared.pipeline.builtin_detector.overlaps import lay_lines_on_upper_seeds
+
+    # Two seeds of one colour, one resting on the other's end, each darker towards its rim
+    # (a seed's rounded shading). The flood's line runs straight across, between the notches
+    # where the outlines cross: it gives a tip of the upper seed to the lower one, whichever
+    # is on top. Laid on the upper one's outline, each seed is its own visible part again.
+    shape = (160, 240)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    seeds = [(90, 60, 38), (160, 45, 30)]  # centre's column, semi-axes; centres on row 80
+    radii = [np.hypot((x - cx) / a, (y - 80) / b) for cx, a, b in seeds]
+    body = (radii[0] < 1) | (radii[1] < 1)
+    crossing = int(np.median(x[body & (np.abs(radii[0] - 1) < 0.05) & (np.abs(radii[1] - 1) < 0.05)]))
+    flood = np.where(body, np.where(x < crossing, 1, 2), 0)
+    for upper in (0, 1):
+        shown = np.where(radii[upper] < 1, upper, 1 - upper)  # which seed each pixel shows
+        shade = 0.74 + 0.26 * np.sqrt(np.clip(1 - np.choose(shown, radii) ** 2, 0, 1))
+        picture = np.where(body[..., None], np.array([0.5, 0.38, 0.2]) * shade[..., None], 0.93)
+        laid = lay_lines_on_upper_seeds(flood, body, picture.astype(np.float32))
+        for k in (0, 1):
+            piece, visible = laid == k + 1, body & (shown == k)
+            assert np.count_nonzero(piece & visible) / np.count_nonzero(piece | visible) > 0.97
+    # A fresh picture (dark ground) whose small seed, on a large one's edge, the flood cut in
+    # two boxes: with the line to the large seed laid on its outline, one ellipse fits the
+    # small seed's two pieces better than two, and they are joined (a side effect, not the
+    # line itself: no picture looked at was fixed by the line alone).
+    assert_picture_exactly_right(make_picture("dark", 500012, FRESH))

@@ -13,10 +13,13 @@ from shared.pipeline.builtin_detector.colours import (
     smoothed_colours,
 )
 from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_from_notch
-from shared.pipeline.builtin_detector.shapes import ellipse_misfit
+from shared.pipeline.builtin_detector.pixels import luma_of
+from shared.pipeline.builtin_detector.shapes import ellipse_inside, ellipse_misfit, largest_pieces
 
 _TWO_SEEDS_GAIN = 0.0  # two ellipses fit two pieces better than one, by this share of the smaller
 _FRAGMENT = 1 / 3  # a piece its own ellipse misfits by this share of it: no seed (half an ellipse, 1/6)
+_UPPER_REACH = 0.5  # the line moves onto the upper seed's outline this far, against the smaller's radius
+_UPPER_EDGE = 1.2  # the upper seed's outline is the stronger edge by this factor, or the line stays
 
 
 def cut_overlaps(
@@ -26,6 +29,7 @@ def cut_overlaps(
     bends inwards where the two outlines cross, and the short straight cut between two such
     notches parts them (a single seed, even a kidney-shaped one, has at most one notch);
     or they are of two clearly different colours, each in seed-shaped pieces."""
+    segments = lay_lines_on_upper_seeds(segments, body, rgb)
     out = np.zeros_like(segments)
     total = 0
     pending = [(rows, cols, segments[rows, cols] == label)
@@ -56,13 +60,9 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
     fitted by two ellipses better than by one by a quarter of the smaller or more; one seed
     cut in two is fitted worse by two half ellipses. Pieces of two clearly different colours
     stay apart: two kinds of seed."""
-    # Pairs of labels side by side, along rows and down columns.
-    a = np.concatenate([segments[:, :-1].ravel(), segments[:-1].ravel()])
-    b = np.concatenate([segments[:, 1:].ravel(), segments[1:].ravel()])
-    meet = (a != b) & (a > 0) & (b > 0)
-    if not meet.any():
+    pairs = _touching_pairs(segments)
+    if not pairs:
         return segments
-    pairs = set(zip(np.minimum(a, b)[meet].tolist(), np.maximum(a, b)[meet].tolist(), strict=True))
     boxes = ndimage.find_objects(segments)
     pixels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for label in {k for pair in pairs for k in pair}:
@@ -102,3 +102,80 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
     for label, into in joined.items():
         lookup[label] = into
     return lookup[segments]
+
+
+def lay_lines_on_upper_seeds(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """Return the segments with the line between two touching seeds laid on the outline of
+    the one on top, where the picture shows which one that is.
+
+    Where one seed rests on another, the line between them is the upper one's outline: the
+    arc of its ellipse fitted to its outline on the background. The flood's line cuts across
+    (a tip of the upper seed goes to the lower one), and the seeds' shapes cannot tell which
+    is upper: the other's ellipse, continued under it, makes the same pair. The picture can:
+    the upper seed's outline is an edge (its rim against the lower one's body), while the
+    lower one's arc runs across the upper one's body. So of the two arcs near the line, the
+    one along the clearly stronger edge is the upper seed's, and the pixels near the line
+    change sides to lie on it: the lower one's inside the upper's ellipse, the upper one's
+    outside it and inside the lower's.
+    """
+    blobs, _ = ndimage.label(body)
+    out = segments.copy()
+    for label, (rows, cols) in enumerate(ndimage.find_objects(blobs), start=1):
+        own = np.pad(blobs[rows, cols] == label, 1)
+        seg = np.where(own, np.pad(segments[rows, cols], 1), 0)
+        pairs = _touching_pairs(seg)
+        if not pairs:
+            continue
+        luma = np.pad(luma_of(smoothed_colours(rgb, rows, cols)), 1, mode="edge")
+        edge = np.hypot(ndimage.sobel(luma, 0), ndimage.sobel(luma, 1))
+        # Each seed's outline on the background: where the frame's edge cuts it is none.
+        outside = ~own
+        height, width = body.shape
+        outside[0] &= rows.start > 0
+        outside[-1] &= rows.stop < height
+        outside[:, 0] &= cols.start > 0
+        outside[:, -1] &= cols.stop < width
+        rim = ndimage.binary_dilation(outside) & own
+        # The outline's own edge, against the background, has no say in which arc is stronger.
+        inner = ~ndimage.binary_dilation(~own, iterations=2)
+        present = sorted({k for pair in pairs for k in pair})
+        ellipses, away = {}, {}
+        for k in present:
+            ys, xs = np.nonzero(rim & (seg == k))
+            ellipses[k] = ellipse_inside(ys, xs, seg.shape)
+            away[k] = ndimage.distance_transform_edt(seg != k)
+        moved = seg.copy()
+        for p, q in sorted(pairs):
+            first, second = ellipses[p], ellipses[q]
+            if first is None or second is None:
+                continue
+            radius = np.sqrt(min(np.count_nonzero(seg == p), np.count_nonzero(seg == q)) / np.pi)
+            reach = max(2.0, _UPPER_REACH * radius)
+            near = ((seg == p) & (away[q] <= reach)) | ((seg == q) & (away[p] <= reach))
+            strengths = _edge_along(first, near & inner, edge), _edge_along(second, near & inner, edge)
+            if min(strengths) <= 0 or max(strengths) < _UPPER_EDGE * min(strengths):
+                continue
+            (upper, over), (lower, under) = (p, first), (q, second)
+            if strengths[1] > strengths[0]:
+                (upper, over), (lower, under) = (q, second), (p, first)
+            moved[near & (seg == lower) & over] = upper
+            moved[near & (seg == upper) & ~over & under] = lower
+        moved = largest_pieces(moved, present)
+        view = out[rows, cols]
+        view[own[1:-1, 1:-1]] = moved[1:-1, 1:-1][own[1:-1, 1:-1]]
+    return out
+
+
+def _edge_along(inside: np.ndarray, where: np.ndarray, edge: np.ndarray) -> float:
+    """Return the median edge strength along an ellipse's outline (`inside`, where it lies)
+    within `where`, 0 if it barely crosses it."""
+    arc = inside & ~ndimage.binary_erosion(inside) & where
+    return float(np.median(edge[arc])) if np.count_nonzero(arc) >= 3 else 0.0
+
+
+def _touching_pairs(segments: np.ndarray) -> set[tuple[int, int]]:
+    """Return the pairs of labels (smaller first) side by side, along rows or down columns."""
+    a = np.concatenate([segments[:, :-1].ravel(), segments[:-1].ravel()])
+    b = np.concatenate([segments[:, 1:].ravel(), segments[1:].ravel()])
+    meet = (a != b) & (a > 0) & (b > 0)
+    return set(zip(np.minimum(a, b)[meet].tolist(), np.maximum(a, b)[meet].tolist(), strict=True))

@@ -82,3 +82,33 @@ def ellipse_misfit(ys: np.ndarray, xs: np.ndarray) -> float:
     offsets = np.stack([ys - ys.mean(), xs - xs.mean()], axis=1)
     inside = np.count_nonzero(np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(spread), offsets) <= 4)
     return float(len(ys) + 4 * np.pi * np.sqrt(np.linalg.det(spread)) - 2 * inside)
+
+
+def ellipse_inside(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Return where, on an array of `shape`, lies the ellipse that fits points of an outline
+    best (rows `ys`, columns `xs`; direct least squares, Fitzgibbon's, in Halíř and Flusser's
+    stable form), or None if no ellipse fits them (too few, or on a line)."""
+    if len(ys) < 6:
+        return None
+    # Centred and scaled, for a well-conditioned fit.
+    centre_y, centre_x = ys.mean(), xs.mean()
+    scale = max(float(np.std(ys) + np.std(xs)), 1.0)
+    x, y = (xs - centre_x) / scale, (ys - centre_y) / scale
+    quadratic = np.stack([x * x, x * y, y * y], axis=1)
+    linear = np.stack([x, y, np.ones_like(x)], axis=1)
+    s1, s2, s3 = quadratic.T @ quadratic, quadratic.T @ linear, linear.T @ linear
+    try:
+        t = -np.linalg.solve(s3, s2.T)
+    except np.linalg.LinAlgError:
+        return None
+    m = s1 + s2 @ t
+    vectors = np.real(np.linalg.eig(np.stack([m[2] / 2, -m[1], m[0] / 2]))[1])
+    is_ellipse = 4 * vectors[0] * vectors[2] - vectors[1] ** 2 > 0
+    if not is_ellipse.any():
+        return None
+    a, b, c = vectors[:, int(np.argmax(is_ellipse))]
+    d, e, f = t @ np.array([a, b, c])
+    rows, cols = np.indices(shape[:2])
+    x, y = (cols - centre_x) / scale, (rows - centre_y) / scale
+    # An ellipse's a and c share their sign, which the conic takes outside it.
+    return np.asarray((a * x * x + b * x * y + c * y * y + d * x + e * y + f) * np.sign(a) < 0)
