@@ -316,6 +316,42 @@ LOCKED = Style(
 )
 
 
+# Written at the end of the round after LOCKED's run, while that round's work on the detector
+# went on; seen by nobody working on the detector.
+VAULT = Style(
+    camera_sizes=((1024, 768), (1280, 1024), (1440, 900), (1728, 1296), (1920, 1200), (2448, 1836),
+                  (2592, 1944)),
+    formats=("TIFF", "JPEG", "PNG"),
+    jpeg_quality=(60, 93),
+    noise_sigma=(1.3, 5.3),
+    blur=(0.1, 1.7),
+    vignette=(0.03, 0.36),
+    shadow=(0.03, 0.18),
+    seed_colours={
+        "sepia": (118, 80, 52), "gunmetal": (80, 84, 92), "oat": (210, 186, 136),
+        "cinnamon": (166, 96, 54), "olive": (116, 122, 74), "pearl": (230, 222, 206),
+        "mulberry": (100, 50, 70), "mahogany": (124, 58, 42),
+    },
+    seed_length=(0.047, 0.31),
+    seed_aspect=(0.32, 0.93),
+    seed_wobble=0.053,
+    seed_texture=0.1,
+    speckled=0.3,
+    bright_backgrounds=((242, 240, 238), (234, 238, 242), (246, 242, 234), (228, 232, 228)),
+    dark_backgrounds=((14, 14, 16), (28, 30, 42), (42, 34, 30), (22, 34, 32), (34, 34, 36)),
+    coloured_backgrounds=((78, 124, 188), (200, 132, 76), (98, 160, 118), (180, 146, 200),
+                          (212, 196, 106), (134, 134, 136)),
+    fonts=("LiberationSans-BoldItalic.ttf", "DejaVuSansCondensed-Oblique.ttf",
+           "LiberationSerif-BoldItalic.ttf", "DejaVuSansMono-BoldOblique.ttf",
+           "LiberationSansNarrow-Italic.ttf", None),
+    bold=0.4,
+    scale_labels=("250 µm", "1.25 mm", "120um", "3 mm", "0.5 mm", "40 µm"),
+    magnification_labels=("4.5x", "Zoom 2.5X", "x20", "Obj. 6x", "M 30x", "2026-12-01 15:27"),
+    text_height=(0.02, 0.053),
+    overlay_margin=(0.0, 0.042),
+)
+
+
 @dataclass(frozen=True)
 class Picture:
     """A synthetic picture as the app decodes it, and where everything in it is."""
