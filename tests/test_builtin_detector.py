@@ -563,7 +563,6 @@ def test_seeds_of_two_colours_in_contact_are_parted_right(case: str, index: int,
     assert_picture_exactly_right(make_picture(case, index, style))
 
 
-
 def test_the_line_between_seeds_resting_on_each_other_is_the_upper_ones_outline() -> None:
     from shared.pipeline.builtin_detector.overlaps import lay_lines_on_upper_seeds
 
