@@ -1,5 +1,6 @@
-"""Seeds lying over each other's edge, parted piece by piece: between two notches, by
-colour, or from one notch."""
+"""Seeds lying over each other's edge: the line laid on the upper one's outline, then parted
+piece by piece (between two notches, by colour, or from one notch) and pieces of one seed
+joined."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def cut_overlaps(
     """Return the segments with seeds lying over each other's edge cut apart: their outline
     bends inwards where the two outlines cross, and the short straight cut between two such
     notches parts them (a single seed, even a kidney-shaped one, has at most one notch);
-    or they are of two clearly different colours, each in seed-shaped pieces."""
+    or they are of two clearly different colours, each in seed-shaped pieces. The flood's
+    lines are first laid on the upper seeds' outlines, and pieces of one seed joined last."""
     segments = lay_lines_on_upper_seeds(segments, body, rgb)
     out = np.zeros_like(segments)
     total = 0
