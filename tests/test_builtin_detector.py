@@ -564,6 +564,7 @@ def test_seeds_of_two_colours_in_contact_are_parted_right(case: str, index: int,
 
 
 def test_the_line_between_seeds_resting_on_each_other_is_the_upper_ones_outline() -> None:
+    from shared.pipeline.builtin_detector.colours import BlobColours
     from shared.pipeline.builtin_detector.overlaps import lay_lines_on_upper_seeds
 
     # Two seeds of one colour, one resting on the other's end, each darker towards its rim
@@ -581,7 +582,7 @@ def test_the_line_between_seeds_resting_on_each_other_is_the_upper_ones_outline(
         shown = np.where(radii[upper] < 1, upper, 1 - upper)  # which seed each pixel shows
         shade = 0.74 + 0.26 * np.sqrt(np.clip(1 - np.choose(shown, radii) ** 2, 0, 1))
         picture = np.where(body[..., None], np.array([0.5, 0.38, 0.2]) * shade[..., None], 0.93)
-        laid = lay_lines_on_upper_seeds(flood, body, picture.astype(np.float32))
+        laid = lay_lines_on_upper_seeds(flood, BlobColours(picture.astype(np.float32), body.astype(np.int32)))
         for k in (0, 1):
             piece, visible = laid == k + 1, body & (shown == k)
             assert np.count_nonzero(piece & visible) / np.count_nonzero(piece | visible) > 0.97

@@ -128,6 +128,28 @@ def smoothed_colours(rgb: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     return blurred[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
 
 
+class BlobColours:
+    """The picture (`rgb`) and its blobs (`labels`, 1..n, and their `boxes`), with each
+    blob's smoothed colours (`smoothed_colours`) computed when a step first needs them and
+    kept for the next: the steps that part touching seeds walk the same blobs."""
+
+    def __init__(self, rgb: np.ndarray, labels: np.ndarray) -> None:
+        self.rgb = rgb
+        self.labels = labels
+        self.boxes: list[tuple[slice, slice]] = ndimage.find_objects(labels)
+        self._smoothed: dict[int, np.ndarray] = {}
+
+    def smoothed(self, label: int, where: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Return the smoothed colours on blob `label`'s box, or on a box inside it (`where`):
+        the same numbers either way, as the filter's reach round the box is taken in."""
+        box_rows, box_cols = self.boxes[label - 1]
+        if label not in self._smoothed:
+            self._smoothed[label] = smoothed_colours(self.rgb, box_rows, box_cols)
+        rows, cols = where or (box_rows, box_cols)
+        return self._smoothed[label][rows.start - box_rows.start : rows.stop - box_rows.start,
+                                     cols.start - box_cols.start : cols.stop - box_cols.start]
+
+
 def colour_stats(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """Return the median colour of some pixels (one per row) and its typical squared
     deviation: a highlight is no part of a seed's colour."""
@@ -141,19 +163,18 @@ def clearly_different(first: tuple[np.ndarray, float], second: tuple[np.ndarray,
     return bool(((first[0] - second[0]) ** 2).sum() > 9 * (first[1] + second[1]))
 
 
-def follow_colour_edges(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """Return the segments with the line between two touching seeds of clearly different
-    colours moved onto the edge between the colours: cuts made from the shape alone pass
-    near it, not on it. Only pixels near the line move, each to the seed whose colour it
-    is nearer; each seed then keeps its largest piece."""
-    blobs, _ = ndimage.label(body)
+def follow_colour_edges(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:
+    """Return the segments (each inside one of the `blobs`) with the line between two
+    touching seeds of clearly different colours moved onto the edge between the colours:
+    cuts made from the shape alone pass near it, not on it. Only pixels near the line move,
+    each to the seed whose colour it is nearer; each seed then keeps its largest piece."""
     out = segments.copy()
-    for rows, cols in ndimage.find_objects(blobs):
-        seg = segments[rows, cols] * body[rows, cols]
+    for label, (rows, cols) in enumerate(blobs.boxes, start=1):
+        seg = segments[rows, cols]
         present = [k for k in np.unique(seg) if k > 0]
         if len(present) < 2:
             continue
-        colour = smoothed_colours(rgb, rows, cols)
+        colour = blobs.smoothed(label)
         stats = {}
         for k in present:
             core = ndimage.binary_erosion(seg == k, iterations=2)

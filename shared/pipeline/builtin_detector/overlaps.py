@@ -8,10 +8,10 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.colours import (
+    BlobColours,
     clearly_different,
     colour_stats,
     part_by_colour,
-    smoothed_colours,
 )
 from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_from_notch
 from shared.pipeline.builtin_detector.pixels import luma_of
@@ -24,35 +24,38 @@ _UPPER_EDGE = 1.2  # the upper seed's outline is the stronger edge by this facto
 
 
 def cut_overlaps(
-    segments: np.ndarray, count: int, body: np.ndarray, rgb: np.ndarray, min_area: float
+    segments: np.ndarray, count: int, blobs: BlobColours, min_area: float
 ) -> tuple[np.ndarray, int]:
     """Return the segments with seeds lying over each other's edge cut apart: their outline
     bends inwards where the two outlines cross, and the short straight cut between two such
     notches parts them (a single seed, even a kidney-shaped one, has at most one notch);
     or they are of two clearly different colours, each in seed-shaped pieces. The flood's
-    lines are first laid on the upper seeds' outlines, and pieces of one seed joined last."""
-    segments = lay_lines_on_upper_seeds(segments, body, rgb)
+    lines are first laid on the upper seeds' outlines, and pieces of one seed joined last.
+    Each segment lies inside one of the `blobs`."""
+    segments = lay_lines_on_upper_seeds(segments, blobs)
     out = np.zeros_like(segments)
     total = 0
-    pending = [(rows, cols, segments[rows, cols] == label)
-               for label, (rows, cols) in enumerate(ndimage.find_objects(segments), start=1)]
+    pending = []
+    for label, (rows, cols) in enumerate(ndimage.find_objects(segments), start=1):
+        blob = segments[rows, cols] == label
+        pending.append((rows, cols, blob, int(blobs.labels[rows, cols][blob][0])))
     while pending:
-        rows, cols, blob = pending.pop()
+        rows, cols, blob, within = pending.pop()
         area = blob.sum()
         # A thin piece (a scale bar with its end ticks) is no pair of seeds, whatever its notches.
         wide = 2 * ndimage.distance_transform_edt(np.pad(blob, 1)).max() >= 0.3 * np.sqrt(area)
-        open_ = ~body[rows, cols]  # notches open onto the background, not onto a neighbour
+        open_ = blobs.labels[rows, cols] == 0  # notches open onto the background, not onto a neighbour
         halves = None
         if area >= 2 * min_area and wide:
             halves = (cut_between_notches(blob, open_, min_area)
-                      or part_by_colour(blob, smoothed_colours(rgb, rows, cols), min_area)
+                      or part_by_colour(blob, blobs.smoothed(within, (rows, cols)), min_area)
                       or cut_from_notch(blob, open_, min_area))
         if halves is None:
             out[rows, cols][blob] = total + 1
             total += 1
             continue
-        pending.extend((rows, cols, half) for half in halves)
-    return join_pieces_of_one_seed(out, rgb), total
+        pending.extend((rows, cols, half, within) for half in halves)
+    return join_pieces_of_one_seed(out, blobs.rgb), total
 
 
 def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -106,9 +109,10 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
     return lookup[segments]
 
 
-def lay_lines_on_upper_seeds(segments: np.ndarray, body: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """Return the segments with the line between two touching seeds laid on the outline of
-    the one on top, where the picture shows which one that is.
+def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:
+    """Return the segments (each inside one of the `blobs`) with the line between two
+    touching seeds laid on the outline of the one on top, where the picture shows which one
+    that is.
 
     Where one seed rests on another, the line between them is the upper one's outline: the
     arc of its ellipse fitted to its outline on the background. The flood's line cuts across
@@ -120,19 +124,18 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, body: np.ndarray, rgb: np.nda
     change sides to lie on it: the lower one's inside the upper's ellipse, the upper one's
     outside it and inside the lower's.
     """
-    blobs, _ = ndimage.label(body)
     out = segments.copy()
-    for label, (rows, cols) in enumerate(ndimage.find_objects(blobs), start=1):
-        own = np.pad(blobs[rows, cols] == label, 1)
+    height, width = segments.shape
+    for label, (rows, cols) in enumerate(blobs.boxes, start=1):
+        own = np.pad(blobs.labels[rows, cols] == label, 1)
         seg = np.where(own, np.pad(segments[rows, cols], 1), 0)
         pairs = _touching_pairs(seg)
         if not pairs:
             continue
-        luma = np.pad(luma_of(smoothed_colours(rgb, rows, cols)), 1, mode="edge")
+        luma = np.pad(luma_of(blobs.smoothed(label)), 1, mode="edge")
         edge = np.hypot(ndimage.sobel(luma, 0), ndimage.sobel(luma, 1))
         # Each seed's outline on the background: where the frame's edge cuts it is none.
         outside = ~own
-        height, width = body.shape
         outside[0] &= rows.start > 0
         outside[-1] &= rows.stop < height
         outside[:, 0] &= cols.start > 0
