@@ -591,3 +591,12 @@ def test_the_line_between_seeds_resting_on_each_other_is_the_upper_ones_outline(
     # small seed's two pieces better than two, and they are joined (a side effect, not the
     # line itself: no picture looked at was fixed by the line alone).
     assert_picture_exactly_right(make_picture("dark", 500012, FRESH))
+
+
+@pytest.mark.parametrize("index", [50008, 50011], ids=["a dark seed on a dark one", "a brown on a brown one"])
+def test_a_seed_resting_on_a_large_ones_edge_is_cut_between_a_deep_and_a_shallow_notch(index: int) -> None:
+    # Tuning pictures whose small seed, resting on the edge of a large one of its colour,
+    # was one box with it: its outline crosses the large one's in a deep notch on one side and
+    # a shallow one (a few pixels) on the other, shallower than the check against a corner
+    # left by an earlier cut, which asked it of both notches.
+    assert_picture_exactly_right(make_picture("touching", index, TUNING))

@@ -21,9 +21,13 @@ _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's co
 
 
 def cut_between_notches(
-    blob: np.ndarray, background: np.ndarray, min_area: float
+    blob: np.ndarray, background: np.ndarray, min_area: float, *, one_deep: bool = False
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return the blob cut in two at its best pair of notches, or None if it has none."""
+    """Return the blob cut in two at its best pair of notches, both deep against the
+    smaller piece, or None if it has none. With `one_deep`, the other notch may be shallow:
+    a seed resting on another's edge crosses its outline in a deep notch on one side and,
+    on the other, often a shallow one; but a corner left by an earlier cut is shallow too,
+    so that is the last resort."""
     hull = convex_hull(blob)
     if hull is None or blob.sum() >= 0.995 * hull.volume:
         return None  # convex: one seed
@@ -41,8 +45,9 @@ def cut_between_notches(
         if ratio > _CUT_RATIO:
             break
         halves = _halves(blob, notches[i][0], notches[j][0], min_area)
-        # Both notches deep against the smaller piece: not a corner left by an earlier cut.
-        if halves is not None and min(notches[i][1], notches[j][1]) >= 0.15 * np.sqrt(
+        # Deep against the smaller piece: not a corner left by an earlier cut.
+        deep = (max if one_deep else min)(notches[i][1], notches[j][1])
+        if halves is not None and deep >= 0.15 * np.sqrt(
             min(half.sum() for half in halves)
         ):
             return halves

@@ -1,6 +1,6 @@
 """Seeds lying over each other's edge: the line laid on the upper one's outline, then parted
-piece by piece (between two notches, by colour, or from one notch) and pieces of one seed
-joined."""
+piece by piece (between two deep notches, by colour, between a deep and a shallow notch,
+or from one notch) and pieces of one seed joined."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def cut_overlaps(
         if area >= 2 * min_area and wide:
             halves = (cut_between_notches(blob, open_, min_area)
                       or part_by_colour(blob, blobs.smoothed(within, (rows, cols)), min_area)
+                      or cut_between_notches(blob, open_, min_area, one_deep=True)
                       or cut_from_notch(blob, open_, min_area))
         if halves is None:
             out[rows, cols][blob] = total + 1
