@@ -99,6 +99,17 @@ def seed_with_highlight(
 
 
 @pytest.mark.parametrize(
+    ("case", "index", "style"),
+    [("overlay", 600012, FRESH), ("overlay", 600007, FRESH), ("overlay", 600002, FRESH),
+     ("overlay", 50008, TUNING)],
+)
+def test_a_solid_letter_beside_a_letter_of_its_label_is_no_seed(case: str, index: int, style: Style) -> None:
+    # The "8" of a bold "8X", the "4" of "4x" and the "▯m" of "500 ▯m" are as solid as seeds:
+    # each was boxed, though it stands in a row beside a letter of its own ink.
+    assert_picture_exactly_right(make_picture(case, index, style))
+
+
+@pytest.mark.parametrize(
     ("centre", "axes", "degrees", "spot"),
     [((-7, 12), (80, 38), 30, (0, 17, 10)), ((-9, 31), (98, 60), 18, (0, 26, 14)),
      ((8, 5), (91, 52), 57, (0, 46, 13))],

@@ -12,7 +12,7 @@ from shared.pipeline.builtin_detector.background import fit_background, pixel_st
 from shared.pipeline.builtin_detector.colours import BlobColours, follow_colour_edges, merge_enclosed
 from shared.pipeline.builtin_detector.mask import SURE_LEVEL, WEAK_LEVEL, bodies, fill_holes, seed_mask
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
-from shared.pipeline.builtin_detector.overlays import drawn_shapes, glyph_like, text_lines
+from shared.pipeline.builtin_detector.overlays import beside_letters, drawn_shapes, glyph_like, text_lines
 from shared.pipeline.builtin_detector.pixels import local_max, local_mean
 from shared.pipeline.builtin_detector.scoring import scored_boxes
 from shared.pipeline.builtin_detector.shapes import MIN_STROKE, stroke_widths
@@ -75,14 +75,22 @@ def detect_seeds(image: Image) -> list[Detection]:
     thickness = stroke_widths(stroked, body)
     # Letters of a label the text rows missed (a bold or monospaced font, letters touching),
     # words of a page, and hairs and fibres whole, before a split cuts them into short pieces.
-    pieces, _ = ndimage.label(body)
-    for label, where in enumerate(ndimage.find_objects(pieces), start=1):
+    pieces, count = ndimage.label(body)
+    frame = (height, width)
+    where_pieces = ndimage.find_objects(pieces)
+    letters = np.zeros(count, bool)
+    dropped = np.zeros(count, bool)
+    for label, where in enumerate(where_pieces, start=1):
         piece = pieces[where] == label
         widest = thickness[where][piece].max()
         thin = widest < MIN_STROKE * np.sqrt(piece.sum())
-        word = where[0].stop - where[0].start <= word_height
-        if thin or word or glyph_like(piece, inked[where], stroked[where], widest, where, (height, width)):
-            body[where] &= ~piece
+        dropped[label - 1] = thin or where[0].stop - where[0].start <= word_height
+        letters[label - 1] = glyph_like(piece, inked[where], stroked[where], widest, where, frame)
+    # A row holding a letter is one of letters, however solid the others (a bold "8" beside an "X").
+    dropped |= letters | beside_letters(pieces, where_pieces, letters, rgb, sharp, frame)
+    for label in np.flatnonzero(dropped) + 1:
+        where = where_pieces[label - 1]
+        body[where] &= pieces[where] != label
     # The seeds' blobs, labelled once for the steps that part touching seeds.
     seed_blobs = BlobColours(rgb, ndimage.label(body)[0])
     segments, count = split_at_necks(seed_blobs.labels, min_side / 5)

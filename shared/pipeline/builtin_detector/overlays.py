@@ -1,5 +1,5 @@
 """The microscope's overlays: drawn shapes (badges, bars, frames), rows of letters, and
-letters of a bold label by the frame's edge."""
+letters of a bold label by the frame's edge, with their neighbours in its row."""
 
 from __future__ import annotations
 
@@ -87,12 +87,8 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
         return np.full(len(boxes), -1)
     left, top, right, bottom = boxes.T.astype(float)
     height = bottom - top
-    shorter = np.minimum(height[:, None], height[None, :])
     taller = np.maximum(height[:, None], height[None, :])
-    gap = np.maximum(left[None, :] - right[:, None], left[:, None] - right[None, :])
-    overlap = np.minimum(bottom[:, None], bottom[None, :]) - np.maximum(top[:, None], top[None, :])
-    same_ink = np.abs(inks[:, None, :] - inks[None, :, :]).max(axis=2) <= 0.25
-    neighbours = (taller <= 2.2 * shorter) & (gap <= 0.6 * taller) & (overlap >= 0.5 * shorter) & same_ink
+    neighbours = _side_by_side(boxes, inks, 0.6)
     count, line = connected_components(sparse.csr_matrix(neighbours), directed=False)
     sizes = np.bincount(line, minlength=count)
     centre = (top + bottom) / 2
@@ -105,7 +101,7 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
     # A pair: on one baseline, nearly touching, at the edge, as wide as a few letters.
     level = np.abs(bottom[:, None] - bottom[None, :]) <= np.maximum(1.5, 0.1 * taller)
     wide = np.maximum(right[:, None], right[None, :]) - np.minimum(left[:, None], left[None, :]) >= 2 * taller
-    twin = neighbours & level & wide & (gap <= 0.3 * taller) & near_edge[:, None] & near_edge[None, :]
+    twin = _side_by_side(boxes, inks, 0.3) & level & wide & near_edge[:, None] & near_edge[None, :]
     np.fill_diagonal(twin, False)
     pair = np.bincount(line, weights=twin.sum(axis=1), minlength=count) >= 2  # both ways
     lined = np.zeros(count, bool)
@@ -115,11 +111,24 @@ def _in_rows(boxes: np.ndarray, inks: np.ndarray, frame: tuple[int, int]) -> np.
     text = ((sizes >= 4) & lined) | (straight & ((sizes == 3) | ((sizes == 2) & pair)))
     # A word set apart by a wide space (the "µm" of a large bold "100 µm") joins its line:
     # pieces of the line's ink in its row, no further from it than they are tall.
-    loose = (taller <= 2.2 * shorter) & (gap <= taller) & (overlap >= 0.5 * shorter) & same_ink
-    _, phrase = connected_components(sparse.csr_matrix(loose), directed=False)
+    _, phrase = connected_components(sparse.csr_matrix(_side_by_side(boxes, inks, 1.0)), directed=False)
     with_text = np.zeros(phrase.max() + 1, bool)
     with_text[phrase[text[line]]] = True
     return np.where(with_text[phrase], phrase, -1)
+
+
+def _side_by_side(boxes: np.ndarray, inks: np.ndarray, spacing: float) -> np.ndarray:
+    """Return which pairs of boxes (left, top, right, bottom) could be neighbours in a row of
+    text: of one ink, of about one height, overlapping in height by half the shorter, and
+    apart by at most `spacing` times the taller."""
+    left, top, right, bottom = boxes.T.astype(float)
+    height = bottom - top
+    shorter = np.minimum(height[:, None], height[None, :])
+    taller = np.maximum(height[:, None], height[None, :])
+    gap = np.maximum(left[None, :] - right[:, None], left[:, None] - right[None, :])
+    overlap = np.minimum(bottom[:, None], bottom[None, :]) - np.maximum(top[:, None], top[None, :])
+    same_ink = np.abs(inks[:, None, :] - inks[None, :, :]).max(axis=2) <= 0.25
+    return (taller <= 2.2 * shorter) & (gap <= spacing * taller) & (overlap >= 0.5 * shorter) & same_ink
 
 
 def _on_a_line(left: np.ndarray, right: np.ndarray, centre: np.ndarray, height: float) -> bool:
@@ -189,3 +198,40 @@ def glyph_like(
         return True  # all on a line
     # The hull runs through pixel centres: half a pixel of outline is missing from its area.
     return len(xs) < _MIN_SOLIDITY * (hull.volume + hull.area / 2)
+
+
+def beside_letters(
+    labels: np.ndarray, where: list[tuple[slice, slice]], letters: np.ndarray, rgb: np.ndarray,
+    strength: np.ndarray, frame: tuple[int, int],
+) -> np.ndarray:
+    """Return which pieces (labelled 1..n in `labels`, their boxes `where`; `letters` flags
+    those shaped like a letter, see `glyph_like`) are letters by their place: of a letter's
+    size, by the frame's edge, in a row with a letter and of its ink. A bold "8" or "4" is as
+    solid as a seed, but it stands next to the "X" or "x" of its label."""
+    found = np.zeros(len(letters), bool)
+    if not letters.any():
+        return found
+    boxes = np.array([(c.start, r.start, c.stop, r.stop) for r, c in where], int)
+    left, top, right, bottom = boxes.T
+    height, width = frame
+    unit = min(height, width)
+    margin = _EDGE_BAND * unit
+    small = np.maximum(bottom - top, right - left) <= _GLYPH_MAX * unit
+    by_edge = (top < margin) | (left < margin) | (bottom > height - margin) | (right > width - margin)
+    near = np.flatnonzero(small & by_edge)  # every letter is among them (glyph_like's own test)
+    inks = np.array([_strongest_colour(labels, k + 1, where[k], rgb, strength) for k in near]).reshape(-1, 3)
+    # Rows of such pieces, as `_in_rows` chains them: a row holding a letter is one of letters.
+    _, row = connected_components(sparse.csr_matrix(_side_by_side(boxes[near], inks, 0.6)), directed=False)
+    lettered_rows = np.zeros(row.max() + 1, bool)
+    lettered_rows[row[letters[near]]] = True
+    found[near] = lettered_rows[row] & ~letters[near]
+    return found
+
+
+def _strongest_colour(
+    labels: np.ndarray, label: int, where: tuple[slice, slice], rgb: np.ndarray, strength: np.ndarray,
+) -> np.ndarray:
+    """Return the colour of the strongest pixel of one labelled piece, whose box is `where`:
+    its ink (see `_ink_colours`)."""
+    own = labels[where] == label
+    return rgb[where][own][np.argmax(strength[where][own])]
