@@ -352,6 +352,41 @@ VAULT = Style(
 )
 
 
+# Written during the round after VAULT's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+HIDDEN = Style(
+    camera_sizes=((800, 600), (1296, 972), (1400, 1050), (1680, 1050), (2016, 1512), (2400, 1350),
+                  (2592, 1944)),
+    formats=("PNG", "TIFF", "JPEG"),
+    jpeg_quality=(57, 92),
+    noise_sigma=(1.2, 5.1),
+    blur=(0.05, 1.65),
+    vignette=(0.02, 0.35),
+    shadow=(0.02, 0.175),
+    seed_colours={
+        "umber": (112, 76, 50), "pewter": (88, 92, 98), "wheat": (216, 192, 140),
+        "copper": (170, 90, 56), "sage": (120, 130, 90), "bone": (226, 220, 200),
+        "aubergine": (92, 52, 76), "auburn": (128, 62, 38),
+    },
+    seed_length=(0.049, 0.305),
+    seed_aspect=(0.34, 0.92),
+    seed_wobble=0.051,
+    seed_texture=0.098,
+    speckled=0.27,
+    bright_backgrounds=((238, 238, 240), (244, 240, 232), (230, 236, 238), (236, 232, 226)),
+    dark_backgrounds=((12, 14, 14), (26, 26, 36), (44, 36, 28), (18, 30, 26), (38, 38, 40)),
+    coloured_backgrounds=((72, 116, 180), (204, 140, 84), (92, 152, 110), (172, 140, 192),
+                          (216, 200, 112), (128, 130, 132)),
+    fonts=("DejaVuSerif-Bold.ttf", "LiberationSansNarrow-BoldItalic.ttf", "DejaVuSansMono-Oblique.ttf",
+           "LiberationMono-Italic.ttf", "DejaVuSans-BoldOblique.ttf", None),
+    bold=0.38,
+    scale_labels=("400 µm", "0.75 mm", "80um", "2.5 mm", "1.0 mm", "60 µm"),
+    magnification_labels=("3x", "Zoom 8X", "x12", "Obj. 5x", "M 18x", "2026-12-07 10:02"),
+    text_height=(0.021, 0.051),
+    overlay_margin=(0.0, 0.04),
+)
+
+
 @dataclass(frozen=True)
 class Picture:
     """A synthetic picture as the app decodes it, and where everything in it is."""
