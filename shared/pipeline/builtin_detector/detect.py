@@ -88,7 +88,7 @@ def detect_seeds(image: Image) -> list[Detection]:
         letters[label - 1] = glyph_like(piece, inked[where], stroked[where], widest, where, frame)
     # A row holding a letter is one of letters, however solid the others (a bold "8" beside an "X").
     dropped |= letters | beside_letters(pieces, where_pieces, letters, rgb, sharp, frame)
-    for label in np.flatnonzero(dropped) + 1:
+    for label in (np.flatnonzero(dropped) + 1).tolist():
         where = where_pieces[label - 1]
         body[where] &= pieces[where] != label
     # The seeds' blobs, labelled once for the steps that part touching seeds.

@@ -219,7 +219,8 @@ def beside_letters(
     small = np.maximum(bottom - top, right - left) <= _GLYPH_MAX * unit
     by_edge = (top < margin) | (left < margin) | (bottom > height - margin) | (right > width - margin)
     near = np.flatnonzero(small & by_edge)  # every letter is among them (glyph_like's own test)
-    inks = np.array([_strongest_colour(labels, k + 1, where[k], rgb, strength) for k in near]).reshape(-1, 3)
+    inks = np.array([_strongest_colour(labels, k + 1, where[k], rgb, strength)
+                     for k in near.tolist()]).reshape(-1, 3)
     # Rows of such pieces, as `_in_rows` chains them: a row holding a letter is one of letters.
     _, row = connected_components(sparse.csr_matrix(_side_by_side(boxes[near], inks, 0.6)), directed=False)
     lettered_rows = np.zeros(row.max() + 1, bool)
