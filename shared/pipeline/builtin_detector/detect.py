@@ -12,7 +12,7 @@ from shared.pipeline.builtin_detector.background import fit_background, pixel_st
 from shared.pipeline.builtin_detector.colours import BlobColours, follow_colour_edges, merge_enclosed
 from shared.pipeline.builtin_detector.mask import SURE_LEVEL, WEAK_LEVEL, bodies, fill_holes, seed_mask
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
-from shared.pipeline.builtin_detector.overlays import beside_letters, drawn_shapes, glyph_like, text_lines
+from shared.pipeline.builtin_detector.overlays import drawn_shapes, letter_pieces, text_lines
 from shared.pipeline.builtin_detector.pixels import local_max, local_mean
 from shared.pipeline.builtin_detector.scoring import scored_boxes
 from shared.pipeline.builtin_detector.shapes import MIN_STROKE, stroke_widths
@@ -76,21 +76,14 @@ def detect_seeds(image: Image) -> list[Detection]:
     # Letters of a label the text rows missed (a bold or monospaced font, letters touching),
     # words of a page, and hairs and fibres whole, before a split cuts them into short pieces.
     pieces, count = ndimage.label(body)
-    frame = (height, width)
     where_pieces = ndimage.find_objects(pieces)
-    letters = np.zeros(count, bool)
-    dropped = np.zeros(count, bool)
-    for label, where in enumerate(where_pieces, start=1):
-        piece = pieces[where] == label
-        widest = thickness[where][piece].max()
-        thin = widest < MIN_STROKE * np.sqrt(piece.sum())
-        dropped[label - 1] = thin or where[0].stop - where[0].start <= word_height
-        letters[label - 1] = glyph_like(piece, inked[where], stroked[where], widest, where, frame)
-    # A row holding a letter is one of letters, however solid the others (a bold "8" beside an "X").
-    dropped |= letters | beside_letters(pieces, where_pieces, letters, rgb, sharp, frame)
-    for label in (np.flatnonzero(dropped) + 1).tolist():
-        where = where_pieces[label - 1]
-        body[where] &= pieces[where] != label
+    # Piece by piece on its box: ndimage.maximum sorts the whole frame.
+    widest = np.array([thickness[where][pieces[where] == label].max()
+                       for label, where in enumerate(where_pieces, start=1)]).reshape(count)
+    thin = widest < MIN_STROKE * np.sqrt(np.bincount(pieces.ravel(), minlength=count + 1)[1:])
+    words = np.array([rows.stop - rows.start <= word_height for rows, _ in where_pieces], bool)
+    dropped = thin | words | letter_pieces(pieces, where_pieces, widest, inked, stroked, rgb, sharp)
+    body = np.concatenate(([False], ~dropped))[pieces]
     # The seeds' blobs, labelled once for the steps that part touching seeds.
     seed_blobs = BlobColours(rgb, ndimage.label(body)[0])
     segments, count = split_at_necks(seed_blobs.labels, min_side / 5)

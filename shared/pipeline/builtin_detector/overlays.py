@@ -159,7 +159,7 @@ def _ink_colours(rgb: np.ndarray, strength: np.ndarray, labels: np.ndarray, coun
     return rgb.reshape(-1, 3)[strongest[1:]]
 
 
-def glyph_like(
+def _glyph_like(
     blob: np.ndarray, inked: np.ndarray, stroked: np.ndarray, width_of_strokes: float,
     where: tuple[slice, slice], frame: tuple[int, int],
 ) -> bool:
@@ -200,39 +200,47 @@ def glyph_like(
     return len(xs) < _MIN_SOLIDITY * (hull.volume + hull.area / 2)
 
 
-def beside_letters(
+def letter_pieces(
+    pieces: np.ndarray, where: list[tuple[slice, slice]], widest: np.ndarray, inked: np.ndarray,
+    stroked: np.ndarray, rgb: np.ndarray, strength: np.ndarray,
+) -> np.ndarray:
+    """Return which pieces (labelled 1..n in `pieces`, their boxes `where`, their widest
+    strokes `widest`) are letters of a label the rows of text missed (a bold or monospaced
+    font, letters touching): those shaped like a letter (see `_glyph_like`), and the others of
+    their row (see `_beside_letters`)."""
+    frame = (pieces.shape[0], pieces.shape[1])
+    letters = np.array([
+        _glyph_like(pieces[box] == label, inked[box], stroked[box], float(widest[label - 1]), box, frame)
+        for label, box in enumerate(where, start=1)
+    ], bool)
+    return letters | _beside_letters(pieces, where, letters, rgb, strength)
+
+
+def _beside_letters(
     labels: np.ndarray, where: list[tuple[slice, slice]], letters: np.ndarray, rgb: np.ndarray,
-    strength: np.ndarray, frame: tuple[int, int],
+    strength: np.ndarray,
 ) -> np.ndarray:
     """Return which pieces (labelled 1..n in `labels`, their boxes `where`; `letters` flags
-    those shaped like a letter, see `glyph_like`) are letters by their place: of a letter's
-    size, by the frame's edge, in a row with a letter and of its ink. A bold "8" or "4" is as
-    solid as a seed, but it stands next to the "X" or "x" of its label."""
+    those shaped like a letter) are letters by their place: of a letter's size, by the
+    frame's edge, in a row with a letter and of its ink. A bold "8" or "4" is as solid as a
+    seed, but it stands next to the "X" or "x" of its label."""
     found = np.zeros(len(letters), bool)
     if not letters.any():
         return found
     boxes = np.array([(c.start, r.start, c.stop, r.stop) for r, c in where], int)
     left, top, right, bottom = boxes.T
-    height, width = frame
+    height, width = labels.shape
     unit = min(height, width)
     margin = _EDGE_BAND * unit
     small = np.maximum(bottom - top, right - left) <= _GLYPH_MAX * unit
     by_edge = (top < margin) | (left < margin) | (bottom > height - margin) | (right > width - margin)
-    near = np.flatnonzero(small & by_edge)  # every letter is among them (glyph_like's own test)
-    inks = np.array([_strongest_colour(labels, k + 1, where[k], rgb, strength)
-                     for k in near.tolist()]).reshape(-1, 3)
+    near = np.flatnonzero(small & by_edge)  # every letter is among them (_glyph_like's own test)
+    kept = np.zeros(len(letters) + 1, bool)
+    kept[near + 1] = True
+    inks = _ink_colours(rgb, strength, np.where(kept[labels], labels, 0), len(letters))[near]
     # Rows of such pieces, as `_in_rows` chains them: a row holding a letter is one of letters.
     _, row = connected_components(sparse.csr_matrix(_side_by_side(boxes[near], inks, 0.6)), directed=False)
     lettered_rows = np.zeros(row.max() + 1, bool)
     lettered_rows[row[letters[near]]] = True
     found[near] = lettered_rows[row] & ~letters[near]
     return found
-
-
-def _strongest_colour(
-    labels: np.ndarray, label: int, where: tuple[slice, slice], rgb: np.ndarray, strength: np.ndarray,
-) -> np.ndarray:
-    """Return the colour of the strongest pixel of one labelled piece, whose box is `where`:
-    its ink (see `_ink_colours`)."""
-    own = labels[where] == label
-    return rgb[where][own][np.argmax(strength[where][own])]
