@@ -98,6 +98,13 @@ def seed_with_highlight(
     return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
 
 
+@pytest.mark.parametrize(("case", "index"), [("touching", 550008), ("touching", 550018)])
+def test_seeds_of_two_kinds_by_the_frames_edge_are_no_letter(case: str, index: int) -> None:
+    # Three seeds touching by the frame's edge, a chain as far from convex as a letter, were
+    # dropped as one; but they are of two colours, and a label is of one ink.
+    assert_picture_exactly_right(make_picture(case, index, FRESH))
+
+
 @pytest.mark.parametrize(
     ("case", "index", "style"),
     [("overlay", 600012, FRESH), ("overlay", 600007, FRESH), ("overlay", 600002, FRESH),

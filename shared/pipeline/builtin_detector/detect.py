@@ -82,7 +82,9 @@ def detect_seeds(image: Image) -> list[Detection]:
                        for label, where in enumerate(where_pieces, start=1)]).reshape(count)
     thin = widest < MIN_STROKE * np.sqrt(np.bincount(pieces.ravel(), minlength=count + 1)[1:])
     words = np.array([rows.stop - rows.start <= word_height for rows, _ in where_pieces], bool)
-    dropped = thin | words | letter_pieces(pieces, where_pieces, widest, inked, stroked, rgb, sharp)
+    dropped = thin | words | letter_pieces(
+        pieces, where_pieces, widest, inked, stroked, rgb, sharp, min_side**2 / 2
+    )
     body = np.concatenate(([False], ~dropped))[pieces]
     # The seeds' blobs, labelled once for the steps that part touching seeds.
     seed_blobs = BlobColours(rgb, ndimage.label(body)[0])

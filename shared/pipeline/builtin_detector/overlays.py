@@ -8,6 +8,7 @@ from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
+from shared.pipeline.builtin_detector.colours import part_by_colour, smoothed_colours
 from shared.pipeline.builtin_detector.shapes import rectilinear, solidity
 
 _BADGE_FILL = 0.92  # of its box, at least, for a badge with corners rounded a quarter of the way
@@ -202,17 +203,22 @@ def _glyph_like(
 
 def letter_pieces(
     pieces: np.ndarray, where: list[tuple[slice, slice]], widest: np.ndarray, inked: np.ndarray,
-    stroked: np.ndarray, rgb: np.ndarray, strength: np.ndarray,
+    stroked: np.ndarray, rgb: np.ndarray, strength: np.ndarray, min_area: float,
 ) -> np.ndarray:
     """Return which pieces (labelled 1..n in `pieces`, their boxes `where`, their widest
     strokes `widest`) are letters of a label the rows of text missed (a bold or monospaced
-    font, letters touching): those shaped like a letter (see `_glyph_like`), and the others of
-    their row (see `_beside_letters`)."""
+    font, letters touching): those shaped like a letter (see `_glyph_like`) and of one ink,
+    and the others of their row (see `_beside_letters`). A few seeds touching by the frame's
+    edge can be shaped like a letter too, but a label is of one ink: pieces that are seeds of
+    two kinds (see `colours.part_by_colour`; `min_area` is a seed's least) are no letters."""
     frame = (pieces.shape[0], pieces.shape[1])
-    letters = np.array([
-        _glyph_like(pieces[box] == label, inked[box], stroked[box], float(widest[label - 1]), box, frame)
-        for label, box in enumerate(where, start=1)
-    ], bool)
+    letters = np.zeros(len(where), bool)
+    for label, box in enumerate(where, start=1):
+        piece = pieces[box] == label
+        letters[label - 1] = (
+            _glyph_like(piece, inked[box], stroked[box], float(widest[label - 1]), box, frame)
+            and part_by_colour(piece, smoothed_colours(rgb, *box), min_area) is None
+        )
     return letters | _beside_letters(pieces, where, letters, rgb, strength)
 
 
