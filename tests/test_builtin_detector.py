@@ -606,8 +606,8 @@ def test_the_line_between_seeds_resting_on_each_other_is_the_upper_ones_outline(
             assert np.count_nonzero(piece & visible) / np.count_nonzero(piece | visible) > 0.97
     # A fresh picture (dark ground) whose small seed, on a large one's edge, the flood cut in
     # two boxes: with the line to the large seed laid on its outline, one ellipse fits the
-    # small seed's two pieces better than two, and they are joined (a side effect, not the
-    # line itself: no picture looked at was fixed by the line alone).
+    # small seed's two pieces better than two, and they are joined (a side effect of the
+    # line; the lines are laid again after the joins, not before, which would part them).
     assert_picture_exactly_right(make_picture("dark", 500012, FRESH))
 
 
@@ -618,3 +618,21 @@ def test_a_seed_resting_on_a_large_ones_edge_is_cut_between_a_deep_and_a_shallow
     # a shallow one (a few pixels) on the other, shallower than the check against a corner
     # left by an earlier cut, which asked it of both notches.
     assert_picture_exactly_right(make_picture("touching", index, TUNING))
+
+
+@pytest.mark.parametrize(
+    ("index", "style"),
+    [(100016, TUNING), (50003, TUNING), (500019, FRESH)],
+    ids=["a straight cut between notches laid on the upper seed's outline",
+         "a strip of a large seed's flank along a small one's outline given back",
+         "the soft rim where two seeds meet goes to the nearer one"],
+)
+def test_the_line_between_touching_seeds_lies_on_their_outlines(index: int, style: Style) -> None:
+    # A tuning picture whose thin seed, resting on a large one, was cut from it straight
+    # between the two notches, after the lines were laid on the seeds' outlines: its tip
+    # stayed with the large one.
+    # A tuning picture whose small seed, under a large one, took a strip of the large one's
+    # flank: that strip's outline, fitted with the small seed's, bent its ellipse over it.
+    # A fresh picture whose olive seed, beside a grey one, took the grey one's soft rim,
+    # outside both seeds' ellipses, along the grey one's underside.
+    assert_picture_exactly_right(make_picture("touching", index, style))

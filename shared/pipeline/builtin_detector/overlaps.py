@@ -1,6 +1,7 @@
 """Seeds lying over each other's edge: the line laid on the upper one's outline, then parted
 piece by piece (between two deep notches, by colour, between a deep and a shallow notch,
-or from one notch) and pieces of one seed joined."""
+or from one notch), pieces of one seed joined, the lines laid on the outlines again, and
+pieces joined again."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ _TWO_SEEDS_GAIN = 0.0  # two ellipses fit two pieces better than one, by this sh
 _FRAGMENT = 1 / 3  # a piece its own ellipse misfits by this share of it: no seed (half an ellipse, 1/6)
 _UPPER_REACH = 0.5  # the line moves onto the upper seed's outline this far, against the smaller's radius
 _UPPER_EDGE = 1.2  # the upper seed's outline is the stronger edge by this factor, or the line stays
+_SOFT_RIM = 2.0  # pixels: a seed's blurred outline, outside the ellipse fitted to it
 
 
 def cut_overlaps(
@@ -30,8 +32,11 @@ def cut_overlaps(
     bends inwards where the two outlines cross, and the short straight cut between two such
     notches parts them (a single seed, even a kidney-shaped one, has at most one notch);
     or they are of two clearly different colours, each in seed-shaped pieces. The flood's
-    lines are first laid on the upper seeds' outlines, and pieces of one seed joined last.
-    Each segment lies inside one of the `blobs`."""
+    lines are first laid on the upper seeds' outlines and pieces of one seed are joined;
+    then the lines are laid on the outlines again (a straight cut between notches crosses
+    the upper seed) and pieces joined again (a cap of one seed the line cut off, reshaped,
+    may be fitted by one ellipse with it only now). Each segment lies inside one of the
+    `blobs`."""
     segments = lay_lines_on_upper_seeds(segments, blobs)
     out = np.zeros_like(segments)
     total = 0
@@ -56,7 +61,8 @@ def cut_overlaps(
             total += 1
             continue
         pending.extend((rows, cols, half, within) for half in halves)
-    return join_pieces_of_one_seed(out, blobs.rgb), total
+    laid = lay_lines_on_upper_seeds(join_pieces_of_one_seed(out, blobs.rgb), blobs)
+    return join_pieces_of_one_seed(laid, blobs.rgb), total
 
 
 def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -113,7 +119,7 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
 def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:
     """Return the segments (each inside one of the `blobs`) with the line between two
     touching seeds laid on the outline of the one on top, where the picture shows which one
-    that is.
+    that is, and else between their outlines.
 
     Where one seed rests on another, the line between them is the upper one's outline: the
     arc of its ellipse fitted to its outline on the background. The flood's line cuts across
@@ -123,7 +129,9 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
     lower one's arc runs across the upper one's body. So of the two arcs near the line, the
     one along the clearly stronger edge is the upper seed's, and the pixels near the line
     change sides to lie on it: the lower one's inside the upper's ellipse, the upper one's
-    outside it and inside the lower's.
+    outside it and inside the lower's. Where neither edge is, only the pixels inside one
+    ellipse alone change sides (the line stays inside both); the soft rim just outside both
+    goes to the nearer.
     """
     out = segments.copy()
     height, width = segments.shape
@@ -145,11 +153,8 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
         # The outline's own edge, against the background, has no say in which arc is stronger.
         inner = ~ndimage.binary_dilation(~own, iterations=2)
         present = sorted({k for pair in pairs for k in pair})
-        ellipses, away = {}, {}
-        for k in present:
-            ys, xs = np.nonzero(rim & (seg == k))
-            ellipses[k] = ellipse_inside(ys, xs, seg.shape)
-            away[k] = ndimage.distance_transform_edt(seg != k)
+        away = {k: ndimage.distance_transform_edt(seg != k) for k in present}
+        ellipses = _outline_ellipses(rim, seg, present, away)
         moved = seg.copy()
         for p, q in sorted(pairs):
             first, second = ellipses[p], ellipses[q]
@@ -158,8 +163,18 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
             radius = np.sqrt(min(np.count_nonzero(seg == p), np.count_nonzero(seg == q)) / np.pi)
             reach = max(2.0, _UPPER_REACH * radius)
             near = ((seg == p) & (away[q] <= reach)) | ((seg == q) & (away[p] <= reach))
+            # A pixel just outside both ellipses (the soft rim where they meet) goes to the
+            # nearer; one far outside both is a seed of its own, still unparted.
+            outside_both = near & ~first & ~second
+            if outside_both.any():
+                off_p, off_q = _off_outline(first), _off_outline(second)
+                rim_both = outside_both & (np.minimum(off_p, off_q) <= _SOFT_RIM)
+                moved[rim_both] = np.where(off_p <= off_q, p, q)[rim_both]
             strengths = _edge_along(first, near & inner, edge), _edge_along(second, near & inner, edge)
             if min(strengths) <= 0 or max(strengths) < _UPPER_EDGE * min(strengths):
+                # Which is upper the picture cannot tell: only pixels inside one ellipse alone move.
+                moved[near & (seg == p) & ~first & second] = q
+                moved[near & (seg == q) & ~second & first] = p
                 continue
             (upper, over), (lower, under) = (p, first), (q, second)
             if strengths[1] > strengths[0]:
@@ -170,6 +185,37 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
         view = out[rows, cols]
         view[own[1:-1, 1:-1]] = moved[1:-1, 1:-1][own[1:-1, 1:-1]]
     return out
+
+
+def _outline_ellipses(
+    rim: np.ndarray, seg: np.ndarray, present: list[int], away: dict[int, np.ndarray]
+) -> dict[int, np.ndarray | None]:
+    """Return each seed's ellipse fitted to its outline on the background (`rim`), the
+    outline near a neighbour first given to whichever of the two ellipses it lies nearer: a
+    strip of one seed's flank that the line gave to the other would bend that one's ellipse."""
+    owner = np.where(rim, seg, 0)
+    ellipses = {k: _fitted(owner == k) for k in present}
+    best = np.full(seg.shape, np.inf)
+    for k, inside in ellipses.items():
+        if inside is None:
+            continue
+        off = _off_outline(inside)
+        radius = np.sqrt(np.count_nonzero(seg == k) / np.pi)
+        closer = rim & ((away[k] <= max(2.0, _UPPER_REACH * radius)) | (seg == k)) & (off < best)
+        owner[closer] = k
+        best[closer] = off[closer]
+    return {k: _fitted(owner == k) for k in present}
+
+
+def _fitted(outline: np.ndarray) -> np.ndarray | None:
+    """Return where the ellipse fitted to an outline's pixels lies, on the outline's array."""
+    ys, xs = np.nonzero(outline)
+    return ellipse_inside(ys, xs, outline.shape)
+
+
+def _off_outline(inside: np.ndarray) -> np.ndarray:
+    """Return how far each pixel lies from an ellipse's outline (`inside`, where it lies)."""
+    return np.where(inside, ndimage.distance_transform_edt(inside), ndimage.distance_transform_edt(~inside))
 
 
 def _edge_along(inside: np.ndarray, where: np.ndarray, edge: np.ndarray) -> float:
