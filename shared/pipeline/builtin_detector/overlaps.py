@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from shared.pipeline.builtin_detector.colours import (
     BlobColours,
@@ -166,10 +167,10 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
             # A pixel just outside both ellipses (the soft rim where they meet) goes to the
             # nearer; one far outside both is a seed of its own, still unparted.
             outside_both = near & ~first & ~second
-            if outside_both.any():
-                off_p, off_q = _off_outline(first), _off_outline(second)
-                rim_both = outside_both & (np.minimum(off_p, off_q) <= _SOFT_RIM)
-                moved[rim_both] = np.where(off_p <= off_q, p, q)[rim_both]
+            ys, xs = np.nonzero(outside_both)
+            off_p, off_q = _off_outline_at(first, ys, xs), _off_outline_at(second, ys, xs)
+            soft = np.minimum(off_p, off_q) <= _SOFT_RIM
+            moved[ys[soft], xs[soft]] = np.where(off_p <= off_q, p, q)[soft]
             strengths = _edge_along(first, near & inner, edge), _edge_along(second, near & inner, edge)
             if min(strengths) <= 0 or max(strengths) < _UPPER_EDGE * min(strengths):
                 # Which is upper the picture cannot tell: only pixels inside one ellipse alone move.
@@ -199,12 +200,15 @@ def _outline_ellipses(
     for k, inside in ellipses.items():
         if inside is None:
             continue
-        off = _off_outline(inside)
         radius = np.sqrt(np.count_nonzero(seg == k) / np.pi)
-        closer = rim & ((away[k] <= max(2.0, _UPPER_REACH * radius)) | (seg == k)) & (off < best)
-        owner[closer] = k
-        best[closer] = off[closer]
-    return {k: _fitted(owner == k) for k in present}
+        ys, xs = np.nonzero(rim & ((away[k] <= max(2.0, _UPPER_REACH * radius)) | (seg == k)))
+        off = _off_outline_at(inside, ys, xs)
+        closer = off < best[ys, xs]
+        owner[ys[closer], xs[closer]] = k
+        best[ys[closer], xs[closer]] = off[closer]
+    # Refitted where the outline changed hands.
+    return {k: _fitted(owner == k) if not np.array_equal(owner == k, rim & (seg == k)) else inside
+            for k, inside in ellipses.items()}
 
 
 def _fitted(outline: np.ndarray) -> np.ndarray | None:
@@ -218,6 +222,27 @@ def _off_outline(inside: np.ndarray) -> np.ndarray:
     return np.where(inside, ndimage.distance_transform_edt(inside), ndimage.distance_transform_edt(~inside))
 
 
+def _off_outline_at(inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Return `_off_outline(inside)` at the pixels (`ys`, `xs`) alone: the nearest pixel on
+    the other side of the outline is one of those next to it (a step towards the pixel from
+    any other is nearer), so a tree of those answers without a distance map of the box."""
+    off = np.empty(len(ys))
+    if len(ys) == 0:
+        return off
+    edge = inside ^ ndimage.binary_erosion(inside, border_value=1)
+    edge |= ~inside & ndimage.binary_dilation(inside)  # both sides of the outline, 4-adjacent
+    mine = inside[ys, xs]
+    for side in (True, False):
+        ey, ex = np.nonzero(edge & (inside != side))  # the other side's pixels by the outline
+        at = mine == side
+        if not at.any():
+            continue
+        if len(ey) == 0:
+            return _off_outline(inside)[ys, xs]  # nothing on the other side: as the map has it
+        off[at] = cKDTree(np.stack([ey, ex], axis=1)).query(np.stack([ys[at], xs[at]], axis=1))[0]
+    return off
+
+
 def _edge_along(inside: np.ndarray, where: np.ndarray, edge: np.ndarray) -> float:
     """Return the median edge strength along an ellipse's outline (`inside`, where it lies)
     within `where`, 0 if it barely crosses it."""
@@ -227,7 +252,11 @@ def _edge_along(inside: np.ndarray, where: np.ndarray, edge: np.ndarray) -> floa
 
 def _touching_pairs(segments: np.ndarray) -> set[tuple[int, int]]:
     """Return the pairs of labels (smaller first) side by side, along rows or down columns."""
-    a = np.concatenate([segments[:, :-1].ravel(), segments[:-1].ravel()])
-    b = np.concatenate([segments[:, 1:].ravel(), segments[1:].ravel()])
-    meet = (a != b) & (a > 0) & (b > 0)
-    return set(zip(np.minimum(a, b)[meet].tolist(), np.maximum(a, b)[meet].tolist(), strict=True))
+    a: list[np.ndarray] = []
+    b: list[np.ndarray] = []
+    for first, second in ((segments[:, :-1], segments[:, 1:]), (segments[:-1], segments[1:])):
+        meet = (first != second) & (first > 0) & (second > 0)  # few: pick them before sorting
+        a.append(first[meet])
+        b.append(second[meet])
+    left, right = np.concatenate(a), np.concatenate(b)
+    return set(zip(np.minimum(left, right).tolist(), np.maximum(left, right).tolist(), strict=True))
