@@ -636,3 +636,11 @@ def test_the_line_between_touching_seeds_lies_on_their_outlines(index: int, styl
     # A fresh picture whose olive seed, beside a grey one, took the grey one's soft rim,
     # outside both seeds' ellipses, along the grey one's underside.
     assert_picture_exactly_right(make_picture("touching", index, style))
+
+
+def test_two_long_seeds_side_by_side_are_cut_along_their_length() -> None:
+    # A fresh picture whose two long seeds lie side by side, one a little over the other:
+    # the cut between the notches their outlines make at either end runs along them, longer
+    # than the smaller one is wide, which the check against a cap or a beak cut off at its
+    # base refused; but that piece runs along the cut as far as an ellipse as wide would.
+    assert_picture_exactly_right(make_picture("touching", 550007, FRESH))

@@ -119,11 +119,17 @@ def _halves(
         return None
     # Each piece is shaped like a seed, not a sliver along the line where two seeds meet;
     # the smaller one bulges out wider than the cut (a seed's beak or wing tapers from its
-    # base) and is no mere fraction of the other.
+    # base), or runs along it as far as an ellipse as wide (a seed side by side with the
+    # other; a cap of one seed, cut off at its base, is shorter), and is no mere fraction
+    # of the other.
     widths = ndimage.maximum(ndimage.distance_transform_edt(parts > 0), parts, [first, second])
     if any(2 * w < MIN_STROKE * np.sqrt(sizes[k - 1]) for w, k in zip(widths, (first, second), strict=True)):
         return None
-    if 2 * widths[1] < _BULGE * np.hypot(*(p - q)) or sizes[second - 1] < _MIN_SHARE * sizes[first - 1]:
+    cut_length = float(np.hypot(*(p - q)))
+    alongside = sizes[second - 1] >= np.pi / 4 * 2 * widths[1] * cut_length
+    if 2 * widths[1] < _BULGE * cut_length and not alongside:
+        return None
+    if sizes[second - 1] < _MIN_SHARE * sizes[first - 1]:
         return None
     labels = np.where(parts == first, 1, np.where(parts == second, 2, 0))
     nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)[1]
