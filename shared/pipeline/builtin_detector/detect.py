@@ -48,6 +48,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     mask = fill_holes(seed_mask(strength))
     blobs = mask.copy()  # everything that stands out, overlays too: no background round a seed
     min_side = _MIN_SIDE_FRACTION * max(height, width)
+    min_area = min_side**2 / 2  # a seed's least area, for the steps that part pieces by colour or cut
     # Inked pixels: at least half as strong as the strongest nearby. Letters stay apart and
     # keep their thin strokes; a seed's coat is one piece.
     half_peak = 0.5 * local_max(sharp, 5)
@@ -82,14 +83,12 @@ def detect_seeds(image: Image) -> list[Detection]:
                        for label, where in enumerate(where_pieces, start=1)]).reshape(count)
     thin = widest < MIN_STROKE * np.sqrt(np.bincount(pieces.ravel(), minlength=count + 1)[1:])
     words = np.array([rows.stop - rows.start <= word_height for rows, _ in where_pieces], bool)
-    dropped = thin | words | letter_pieces(
-        pieces, where_pieces, widest, inked, stroked, rgb, sharp, min_side**2 / 2
-    )
+    dropped = thin | words | letter_pieces(pieces, where_pieces, widest, inked, stroked, rgb, sharp, min_area)
     body = np.concatenate(([False], ~dropped))[pieces]
     # The seeds' blobs, labelled once for the steps that part touching seeds.
     seed_blobs = BlobColours(rgb, ndimage.label(body)[0])
     segments, count = split_at_necks(seed_blobs.labels, min_side / 5)
-    segments, count = cut_overlaps(segments, count, seed_blobs, min_side**2 / 2)
+    segments, count = cut_overlaps(segments, count, seed_blobs, min_area)
     segments = merge_enclosed(follow_colour_edges(segments, seed_blobs))
     if count == 0:
         return []
