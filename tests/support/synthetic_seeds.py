@@ -387,6 +387,42 @@ HIDDEN = Style(
 )
 
 
+# Written during the round after HIDDEN's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+VEILED = Style(
+    camera_sizes=((864, 648), (1200, 800), (1344, 1008), (1600, 1000), (1944, 1296), (2304, 1296),
+                  (2560, 1920)),
+    formats=("JPEG", "PNG", "TIFF"),
+    jpeg_quality=(60, 94),
+    noise_sigma=(0.9, 4.8),
+    blur=(0.1, 1.55),
+    vignette=(0.03, 0.33),
+    shadow=(0.015, 0.17),
+    seed_colours={
+        "fawn": (196, 160, 112), "slate": (94, 100, 108), "rust": (150, 74, 42),
+        "olive": (128, 122, 70), "ivory": (230, 222, 196), "mahogany": (104, 48, 36),
+        "plum": (104, 60, 90), "tawny": (178, 120, 62),
+    },
+    seed_length=(0.047, 0.31),
+    seed_aspect=(0.33, 0.93),
+    seed_wobble=0.049,
+    seed_texture=0.094,
+    speckled=0.29,
+    bright_backgrounds=((242, 242, 238), (236, 238, 244), (246, 242, 236), (232, 234, 230)),
+    dark_backgrounds=((14, 12, 16), (22, 30, 34), (40, 34, 30), (30, 22, 28), (34, 36, 34)),
+    coloured_backgrounds=((84, 108, 172), (196, 132, 96), (104, 160, 120), (160, 132, 184),
+                          (208, 196, 120), (120, 124, 128)),
+    fonts=("DejaVuSerif-BoldItalic.ttf", "DejaVuSansCondensed-BoldOblique.ttf",
+           "LiberationMono-BoldItalic.ttf", "DejaVuSerifCondensed-Bold.ttf", "LiberationSans-Regular.ttf",
+           None),
+    bold=0.36,
+    scale_labels=("300 µm", "1.25 mm", "150um", "3 mm", "0.2 mm", "750 µm"),
+    magnification_labels=("6x", "Zoom 9X", "x15", "Obj. 2.5x", "M 14x", "2026-12-07 11:20"),
+    text_height=(0.02, 0.05),
+    overlay_margin=(0.0, 0.04),
+)
+
+
 @dataclass(frozen=True)
 class Picture:
     """A synthetic picture as the app decodes it, and where everything in it is."""
