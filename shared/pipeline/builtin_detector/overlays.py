@@ -160,24 +160,23 @@ def _ink_colours(rgb: np.ndarray, strength: np.ndarray, labels: np.ndarray, coun
     return rgb.reshape(-1, 3)[strongest[1:]]
 
 
-def _glyph_like(
-    blob: np.ndarray, inked: np.ndarray, stroked: np.ndarray, width_of_strokes: float,
-    where: tuple[slice, slice], frame: tuple[int, int],
-) -> bool:
-    """Whether a piece is shaped like a letter of the microscope's labels: small, by the
-    frame's edge, and either far from convex (a seed, even two touching, fills most of its
-    convex hull; a letter, even bold, leaves bays) or a ring of ink (an "0", an "o": a
-    seed's only holes are small highlights); never a convex piece as thick as a seed
-    (`width_of_strokes`, its widest stroke), which a letter's strokes are not."""
-    rows, cols = where
+def _small_by_the_edge(boxes: np.ndarray, frame: tuple[int, int]) -> np.ndarray:
+    """Return which boxes (left, top, right, bottom) are of a label's letter size and by the
+    frame's edge: where the letters the rows of text missed can be."""
+    left, top, right, bottom = boxes.T
     height, width = frame
     unit = min(height, width)
-    if max(rows.stop - rows.start, cols.stop - cols.start) > _GLYPH_MAX * unit:
-        return False
     margin = _EDGE_BAND * unit
-    if not (rows.start < margin or cols.start < margin or rows.stop > height - margin
-            or cols.stop > width - margin):
-        return False
+    small = np.maximum(bottom - top, right - left) <= _GLYPH_MAX * unit
+    return small & ((top < margin) | (left < margin) | (bottom > height - margin) | (right > width - margin))
+
+
+def _glyph_like(blob: np.ndarray, inked: np.ndarray, stroked: np.ndarray, width_of_strokes: float) -> bool:
+    """Whether a piece (small and by the frame's edge, see `_small_by_the_edge`) is shaped
+    like a letter of the microscope's labels: either far from convex (a seed, even two
+    touching, fills most of its convex hull; a letter, even bold, leaves bays) or a ring of
+    ink (an "0", an "o": a seed's only holes are small highlights); never a convex piece as
+    thick as a seed (`width_of_strokes`, its widest stroke), which a letter's strokes are not."""
     # A faint or speckled seed's ink is patchy (holes, bays), but its body is whole.
     if width_of_strokes >= _SEED_THICKNESS * np.sqrt(blob.sum()) and solidity(blob) >= _SEED_SOLIDITY:
         return False
@@ -211,36 +210,31 @@ def letter_pieces(
     and the others of their row (see `_beside_letters`). A few seeds touching by the frame's
     edge can be shaped like a letter too, but a label is of one ink: pieces that are seeds of
     two kinds (see `colours.part_by_colour`; `min_area` is a seed's least) are no letters."""
-    frame = (pieces.shape[0], pieces.shape[1])
+    boxes = np.array([(c.start, r.start, c.stop, r.stop) for r, c in where], int).reshape(len(where), 4)
+    near = np.flatnonzero(_small_by_the_edge(boxes, (pieces.shape[0], pieces.shape[1])))
     letters = np.zeros(len(where), bool)
-    for label, box in enumerate(where, start=1):
+    for label in (near + 1).tolist():
+        box = where[label - 1]
         piece = pieces[box] == label
         letters[label - 1] = (
-            _glyph_like(piece, inked[box], stroked[box], float(widest[label - 1]), box, frame)
+            _glyph_like(piece, inked[box], stroked[box], float(widest[label - 1]))
             and part_by_colour(piece, smoothed_colours(rgb, *box), min_area) is None
         )
-    return letters | _beside_letters(pieces, where, letters, rgb, strength)
+    return letters | _beside_letters(pieces, boxes, near, letters, rgb, strength)
 
 
 def _beside_letters(
-    labels: np.ndarray, where: list[tuple[slice, slice]], letters: np.ndarray, rgb: np.ndarray,
+    labels: np.ndarray, boxes: np.ndarray, near: np.ndarray, letters: np.ndarray, rgb: np.ndarray,
     strength: np.ndarray,
 ) -> np.ndarray:
-    """Return which pieces (labelled 1..n in `labels`, their boxes `where`; `letters` flags
-    those shaped like a letter) are letters by their place: of a letter's size, by the
+    """Return which pieces (labelled 1..n in `labels`, their boxes (left, top, right, bottom)
+    `boxes`; `near` lists those small and by the frame's edge, `letters` flags those shaped
+    like a letter, all among them) are letters by their place: of a letter's size, by the
     frame's edge, in a row with a letter and of its ink. A bold "8" or "4" is as solid as a
     seed, but it stands next to the "X" or "x" of its label."""
     found = np.zeros(len(letters), bool)
     if not letters.any():
         return found
-    boxes = np.array([(c.start, r.start, c.stop, r.stop) for r, c in where], int)
-    left, top, right, bottom = boxes.T
-    height, width = labels.shape
-    unit = min(height, width)
-    margin = _EDGE_BAND * unit
-    small = np.maximum(bottom - top, right - left) <= _GLYPH_MAX * unit
-    by_edge = (top < margin) | (left < margin) | (bottom > height - margin) | (right > width - margin)
-    near = np.flatnonzero(small & by_edge)  # every letter is among them (_glyph_like's own test)
     kept = np.zeros(len(letters) + 1, bool)
     kept[near + 1] = True
     inks = _ink_colours(rgb, strength, np.where(kept[labels], labels, 0), len(letters))[near]
