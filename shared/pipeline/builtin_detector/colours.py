@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.pixels import luma_of, ring_around
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE, largest_pieces, solidity
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE, distance_within, largest_pieces, solidity
 
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
@@ -184,8 +184,8 @@ def follow_colour_edges(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:
         for k in present:
             mean, var = stats[k]
             # Near seed k: within a band as wide as a fifth of its radius.
-            reach = 0.2 * np.sqrt((seg == k).sum() / np.pi)
-            near = (ndimage.distance_transform_edt(seg != k) <= max(2.0, reach)) & (seg > 0)
+            reach = max(2.0, 0.2 * np.sqrt((seg == k).sum() / np.pi))
+            near = (distance_within(seg == k, reach) <= reach) & (seg > 0)
             others = [j for j in present if j != k]
             distinct = [j for j in others if clearly_different(stats[j], stats[k])]
             if not distinct:

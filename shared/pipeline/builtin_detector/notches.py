@@ -68,9 +68,11 @@ def cut_from_notch(
     if hull is None:
         return None
     whole = float(blob.sum() / (hull.volume + hull.area / 2))
+    if whole >= _NOTCH_SOLIDITY:
+        return None  # about convex
     depth = _bay_depth(blob, background, hull)
-    if whole >= _NOTCH_SOLIDITY or depth.max() < _MIN_NOTCH or rectilinear(_outline(blob)):
-        return None  # about convex, or drawn (the corner of a badge)
+    if depth.max() < _MIN_NOTCH or rectilinear(_outline(blob)):
+        return None  # no notch, or drawn (the corner of a badge)
     p = np.array(np.unravel_index(np.argmax(depth), depth.shape), float)
     # Two convex outlines that cross leave a bay narrower than the triangle on its mouth; a
     # wedge with straight sides (a disc with a slice out) fills that triangle.

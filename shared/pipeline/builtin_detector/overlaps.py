@@ -17,7 +17,13 @@ from shared.pipeline.builtin_detector.colours import (
 )
 from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_from_notch
 from shared.pipeline.builtin_detector.pixels import luma_of
-from shared.pipeline.builtin_detector.shapes import ellipse_inside, ellipse_misfit, largest_pieces
+from shared.pipeline.builtin_detector.shapes import (
+    box_around,
+    distance_within,
+    ellipse_inside,
+    ellipse_misfit,
+    largest_pieces,
+)
 
 _TWO_SEEDS_GAIN = 0.0  # two ellipses fit two pieces better than one, by this share of the smaller
 _FRAGMENT = 1 / 3  # a piece its own ellipse misfits by this share of it: no seed (half an ellipse, 1/6)
@@ -154,15 +160,15 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
         # The outline's own edge, against the background, has no say in which arc is stronger.
         inner = ~ndimage.binary_dilation(~own, iterations=2)
         present = sorted({k for pair in pairs for k in pair})
-        away = {k: ndimage.distance_transform_edt(seg != k) for k in present}
+        # Each seed's distance, as far as the line moves from it.
+        away = {k: distance_within(seg == k, _reach(seg == k)) for k in present}
         ellipses = _outline_ellipses(rim, seg, present, away)
         moved = seg.copy()
         for p, q in sorted(pairs):
             first, second = ellipses[p], ellipses[q]
             if first is None or second is None:
                 continue
-            radius = np.sqrt(min(np.count_nonzero(seg == p), np.count_nonzero(seg == q)) / np.pi)
-            reach = max(2.0, _UPPER_REACH * radius)
+            reach = min(_reach(seg == p), _reach(seg == q))
             near = ((seg == p) & (away[q] <= reach)) | ((seg == q) & (away[p] <= reach))
             # A pixel just outside both ellipses (the soft rim where they meet) goes to the
             # nearer; one far outside both is a seed of its own, still unparted.
@@ -200,8 +206,7 @@ def _outline_ellipses(
     for k, inside in ellipses.items():
         if inside is None:
             continue
-        radius = np.sqrt(np.count_nonzero(seg == k) / np.pi)
-        ys, xs = np.nonzero(rim & ((away[k] <= max(2.0, _UPPER_REACH * radius)) | (seg == k)))
+        ys, xs = np.nonzero(rim & ((away[k] <= _reach(seg == k)) | (seg == k)))
         off = _off_outline_at(inside, ys, xs)
         closer = off < best[ys, xs]
         owner[ys[closer], xs[closer]] = k
@@ -209,6 +214,11 @@ def _outline_ellipses(
     # Refitted where the outline changed hands.
     return {k: _fitted(owner == k) if not np.array_equal(owner == k, rim & (seg == k)) else inside
             for k, inside in ellipses.items()}
+
+
+def _reach(seed: np.ndarray) -> float:
+    """Return how far from a seed the line between it and a neighbour may move."""
+    return max(2.0, _UPPER_REACH * np.sqrt(np.count_nonzero(seed) / np.pi))
 
 
 def _fitted(outline: np.ndarray) -> np.ndarray | None:
@@ -229,11 +239,17 @@ def _off_outline_at(inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.nd
     off = np.empty(len(ys))
     if len(ys) == 0:
         return off
-    edge = inside ^ ndimage.binary_erosion(inside, border_value=1)
-    edge |= ~inside & ndimage.binary_dilation(inside)  # both sides of the outline, 4-adjacent
+    # Both sides of the outline, 4-adjacent, on the ellipse's box and a pixel round it.
+    window = box_around(inside, 1)
+    if window is None:
+        return _off_outline(inside)[ys, xs]
+    ellipse = inside[window]
+    edge = ellipse ^ ndimage.binary_erosion(ellipse, border_value=1)
+    edge |= ~ellipse & ndimage.binary_dilation(ellipse)
     mine = inside[ys, xs]
     for side in (True, False):
-        ey, ex = np.nonzero(edge & (inside != side))  # the other side's pixels by the outline
+        ey, ex = np.nonzero(edge & (ellipse != side))  # the other side's pixels by the outline
+        ey, ex = ey + window[0].start, ex + window[1].start
         at = mine == side
         if not at.any():
             continue
@@ -246,8 +262,12 @@ def _off_outline_at(inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.nd
 def _edge_along(inside: np.ndarray, where: np.ndarray, edge: np.ndarray) -> float:
     """Return the median edge strength along an ellipse's outline (`inside`, where it lies)
     within `where`, 0 if it barely crosses it."""
-    arc = inside & ~ndimage.binary_erosion(inside) & where
-    return float(np.median(edge[arc])) if np.count_nonzero(arc) >= 3 else 0.0
+    window = box_around(inside, 1)
+    if window is None:
+        return 0.0
+    ellipse = inside[window]
+    arc = ellipse & ~ndimage.binary_erosion(ellipse) & where[window]
+    return float(np.median(edge[window][arc])) if np.count_nonzero(arc) >= 3 else 0.0
 
 
 def _touching_pairs(segments: np.ndarray) -> set[tuple[int, int]]:

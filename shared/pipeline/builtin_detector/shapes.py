@@ -45,7 +45,12 @@ def _longest_run(pixels: np.ndarray) -> int:
 
 def convex_hull(blob: np.ndarray) -> ConvexHull | None:
     """Return the convex hull of a blob's pixel centres (x, y), None if they are on a line."""
-    ys, xs = np.nonzero(blob & ~ndimage.binary_erosion(blob))  # the outline's hull is the blob's
+    # The hull of each row's first and last pixels is the blob's.
+    filled = blob.any(axis=1)
+    ys = np.flatnonzero(filled)
+    first = blob[filled].argmax(axis=1)
+    last = blob.shape[1] - 1 - blob[filled][:, ::-1].argmax(axis=1)
+    ys, xs = np.concatenate([ys, ys]), np.concatenate([first, last])
     try:
         return ConvexHull(np.stack([xs, ys], axis=1).astype(float))
     except (QhullError, ValueError):
@@ -68,8 +73,32 @@ def largest_pieces(labels: np.ndarray, present: list[int]) -> np.ndarray:
         if n:
             sizes = np.bincount(parts.ravel())[1:]
             kept[parts == sizes.argmax() + 1] = k
+    if np.array_equal(kept > 0, labels > 0):
+        return kept  # each label one piece already: nothing to give away
     nearest = ndimage.distance_transform_edt(kept == 0, return_indices=True)[1]
     return kept[nearest[0], nearest[1]] * (labels > 0)
+
+
+def distance_within(piece: np.ndarray, reach: float) -> np.ndarray:
+    """Return each pixel's distance to the nearest pixel of `piece` where that is at most
+    `reach`, and more than `reach` (at most infinite) elsewhere: what
+    `ndimage.distance_transform_edt(~piece)` gives up to `reach`, on the piece's box and
+    `reach` around it alone (its nearest pixel of the piece is inside that)."""
+    distance = np.full(piece.shape, np.inf)
+    window = box_around(piece, int(reach) + 1)
+    if window is not None:
+        distance[window] = ndimage.distance_transform_edt(~piece[window])
+    return distance
+
+
+def box_around(pixels: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """Return the box of the set `pixels` and `margin` around it (inside the array), None if
+    none is set: a step that reaches no further than that runs on the box alone."""
+    rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
+    if len(rows) == 0:
+        return None
+    return (slice(max(0, rows[0] - margin), rows[-1] + margin + 1),
+            slice(max(0, cols[0] - margin), cols[-1] + margin + 1))
 
 
 def ellipse_misfit(ys: np.ndarray, xs: np.ndarray) -> float:
@@ -108,9 +137,35 @@ def ellipse_inside(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> np
         return None
     a, b, c = vectors[:, int(np.argmax(is_ellipse))]
     d, e, f = t @ np.array([a, b, c])
-    # A row of columns and a column of rows: the conic's terms broadcast to the whole array,
-    # each as computed on it, at a fraction of the work.
-    x = (np.arange(shape[1])[None, :] - centre_x) / scale
-    y = (np.arange(shape[0])[:, None] - centre_y) / scale
+    # A row of columns and a column of rows: the conic's terms broadcast to the ellipse's box,
+    # each as computed on the whole array, at a fraction of the work.
+    rows, cols = _ellipse_box((a, b, c, d, e, f), (centre_y, centre_x), scale, shape)
+    x = (np.arange(shape[1])[None, cols] - centre_x) / scale
+    y = (np.arange(shape[0])[rows, None] - centre_y) / scale
+    inside = np.zeros(shape, bool)
     # An ellipse's a and c share their sign, which the conic takes outside it.
-    return np.asarray((a * x * x + b * x * y + c * y * y + d * x + e * y + f) * np.sign(a) < 0)
+    inside[rows, cols] = (a * x * x + b * x * y + c * y * y + d * x + e * y + f) * np.sign(a) < 0
+    return inside
+
+
+def _ellipse_box(
+    conic: tuple[float, ...], centre: tuple[float, float], scale: float, shape: tuple[int, ...]
+) -> tuple[slice, slice]:
+    """Return the rows and columns of an array of `shape` that hold the ellipse where a conic
+    (in coordinates centred on `centre` and divided by `scale`) is below zero, and a margin of
+    two pixels against rounding: the whole array if the conic is no real ellipse."""
+    a, b, c, d, e, f = (np.sign(conic[0]) * value for value in conic)
+    det = a * c - b * b / 4
+    whole = slice(0, shape[0]), slice(0, shape[1])
+    if det <= 0:
+        return whole
+    x0, y0 = np.linalg.solve([[2 * a, b], [b, 2 * c]], [-d, -e])
+    level = -(f + (d * x0 + e * y0) / 2)  # the quadratic part's value on the outline
+    if not level > 0:
+        return whole
+    half_x, half_y = np.sqrt(level * c / det), np.sqrt(level * a / det)
+    spans = []
+    for mid, half, start, size in ((y0, half_y, centre[0], shape[0]), (x0, half_x, centre[1], shape[1])):
+        low, high = start + scale * (mid - half) - 2, start + scale * (mid + half) + 2
+        spans.append(slice(int(np.clip(np.floor(low), 0, size)), int(np.clip(np.ceil(high) + 1, 0, size))))
+    return spans[0], spans[1]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from shared.pipeline.builtin_detector.pixels import local_max
-from shared.pipeline.builtin_detector.shapes import largest_pieces, solidity
+from shared.pipeline.builtin_detector.shapes import box_around, distance_within, largest_pieces, solidity
 
 _SPLIT_DIP = 0.12  # two touching seeds: the neck is this much narrower than the smaller seed
 _MIN_DIP = 1.0  # and at least this many pixels: a thin seed's ridge wobbles by about one
@@ -64,16 +63,20 @@ def _seed_peaks(distance: np.ndarray, min_radius: float) -> list[tuple[int, int]
     seeds: list[tuple[float, tuple[int, int]]] = []  # height, peak
     alive: list[bool] = []
     for level in _levels(top):
-        level_sets, count = ndimage.label(distance >= level)
+        # On the box of the pixels at this level or above: the top levels are small.
+        above = distance >= level
+        rows, cols = box_around(above, 0) or (slice(0, 0), slice(0, 0))
+        level_sets, count = ndimage.label(above[rows, cols])
         members: dict[int, list[int]] = {}
-        for k, (_, peak) in enumerate(seeds):
+        for k, (_, (y, x)) in enumerate(seeds):
             if alive[k]:
-                members.setdefault(int(level_sets[peak]), []).append(k)
+                members.setdefault(int(level_sets[y - rows.start, x - cols.start]), []).append(k)
         for blob in range(1, count + 1):
             if blob not in members:
-                region = level_sets == blob
-                y, x = np.unravel_index(np.argmax(np.where(region, distance, -1)), distance.shape)
-                seeds.append((float(distance[y, x]), (int(y), int(x))))
+                region = np.where(level_sets == blob, distance[rows, cols], -1)
+                top_y, top_x = np.unravel_index(np.argmax(region), region.shape)
+                peak = int(top_y) + rows.start, int(top_x) + cols.start
+                seeds.append((float(distance[peak]), peak))
                 alive.append(True)
                 continue
             neck = level / 0.96  # they met between this level and the one above
@@ -87,19 +90,25 @@ def _seed_peaks(distance: np.ndarray, min_radius: float) -> list[tuple[int, int]
 def _flood(distance: np.ndarray, peaks: list[tuple[int, int]]) -> np.ndarray:
     """Return the blob's pixels labelled 1..len(peaks) by the seed they belong to: a flood
     from the peaks down the distance map, level by level, so that seeds part at the necks."""
-    parts = np.zeros(distance.shape, np.int32)
-    for k, peak in enumerate(peaks, start=1):
-        parts[peak] = k
+    # Padded by a ring of zeros, flat: each step looks at the open pixels' eight neighbours
+    # alone, not at the whole box (a front reaches a pixel with the highest label beside it).
+    parts = np.zeros((distance.shape[0] + 2, distance.shape[1] + 2), np.int32)
+    for k, (y, x) in enumerate(peaks, start=1):
+        parts[y + 1, x + 1] = k
+    heights = np.pad(distance, 1, constant_values=-np.inf).ravel()
+    flat = parts.ravel()
+    width = parts.shape[1]
+    around = np.array([dy * width + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
     for level in _levels(float(distance.max())):
-        open_ = (distance >= level) & (parts == 0)
-        while True:
-            grown = local_max(parts, 3)
-            reached = open_ & (grown > 0)
+        open_ = np.flatnonzero((heights >= level) & (flat == 0))
+        while len(open_):
+            grown = flat[open_[:, None] + around].max(axis=1)
+            reached = grown > 0
             if not reached.any():
                 break
-            parts[reached] = grown[reached]
-            open_ &= ~reached
-    return parts
+            flat[open_[reached]] = grown[reached]
+            open_ = open_[~reached]
+    return parts[1:-1, 1:-1]
 
 
 def _settle_line(parts: np.ndarray, count: int) -> np.ndarray:
@@ -125,9 +134,9 @@ def _settle_line(parts: np.ndarray, count: int) -> np.ndarray:
             spread = np.cov(ys[mine], xs[mine]) + np.eye(2) / 12
             offsets = np.stack([ys, xs], axis=1) - centre
             depth[k - 1] = np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(spread), offsets) / 4
-            gap = ndimage.distance_transform_edt(parts != k)[ys, xs]
-            radius = np.sqrt(mine.sum() / np.pi)
-            away = np.where(~mine & (gap <= max(2.0, _LINE_BAND * radius)), np.minimum(away, gap), away)
+            band = max(2.0, _LINE_BAND * np.sqrt(mine.sum() / np.pi))
+            gap = distance_within(parts == k, band)[ys, xs]
+            away = np.where(~mine & (gap <= band), np.minimum(away, gap), away)
         # Only pixels outside their own part's ellipse move, into another's.
         outside = depth[owner - 1, np.arange(len(ys))] > 1
         near = np.isfinite(away) & outside & (depth.min(axis=0) < 1)
@@ -138,7 +147,8 @@ def _settle_line(parts: np.ndarray, count: int) -> np.ndarray:
         # neighbour's flank goes, but where one seed rests on another the line is the upper
         # one's outline, and taking a slice off it would bite into it.
         for k in labels:
-            if solidity(moved == k) < solidity(parts == k):
-                moved[(parts == k) & (moved != k)] = k
+            before, after = parts == k, moved == k
+            if not np.array_equal(before, after) and solidity(after) < solidity(before):
+                moved[before & ~after] = k
         parts = moved
     return parts
