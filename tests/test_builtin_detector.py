@@ -644,3 +644,27 @@ def test_two_long_seeds_side_by_side_are_cut_along_their_length() -> None:
     # than the smaller one is wide, which the check against a cap or a beak cut off at its
     # base refused; but that piece runs along the cut as far as an ellipse as wide would.
     assert_picture_exactly_right(make_picture("touching", 550007, FRESH))
+
+
+def test_a_long_seed_tucked_under_a_round_one_is_cut_from_the_bay_s_apex() -> None:
+    # A long seed tucked under a round one leaves one deep bay between them. Its deepest pixel
+    # by the nearest hull edge lay nearer a short edge than the bay's mouth, which made the
+    # bay look like a wedge (a disc with a slice out) and left the two seeds one piece; the
+    # mouth is the edge nearest most of the bay, and the cut starts where the outlines cross.
+    from shared.pipeline.builtin_detector.notches import cut_from_notch
+
+    rows, cols = np.mgrid[:100, :120]
+
+    def ellipse(y: float, x: float, semi_y: float, semi_x: float, angle: float) -> np.ndarray:
+        u = (cols - x) * np.cos(angle) + (rows - y) * np.sin(angle)
+        v = -(cols - x) * np.sin(angle) + (rows - y) * np.cos(angle)
+        return np.asarray((u / semi_x) ** 2 + (v / semi_y) ** 2 <= 1)
+
+    round_seed = ellipse(55, 70, 36.4, 27.0, 0.03)
+    long_seed = ellipse(53.6, 28.3, 12.4, 28.5, 0.69) & ~round_seed
+    blob = round_seed | long_seed
+    halves = cut_from_notch(blob, ~blob, 118.0)
+    assert halves is not None
+    for half in halves:
+        one_seed = max(np.count_nonzero(half & round_seed), np.count_nonzero(half & long_seed))
+        assert one_seed >= 0.95 * half.sum()

@@ -57,8 +57,9 @@ def cut_between_notches(
 def cut_from_notch(
     blob: np.ndarray, background: np.ndarray, min_area: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return a blob that is clearly not convex cut in two by a straight line from its
-    deepest notch, the line that leaves the most convex pieces, if both are about convex.
+    """Return a blob that is clearly not convex cut in two by a straight line from the apex of
+    its deepest notch (where the outlines cross, deepest below the bay's mouth), the line
+    that leaves the most convex pieces, if both are about convex.
 
     Two seeds side by side, one across the other's end (an L or a T), leave one deep notch
     and, on the other side, a shallow one or none; a single seed half hidden under another
@@ -75,12 +76,18 @@ def cut_from_notch(
         return None  # no notch, or drawn (the corner of a badge)
     p = np.array(np.unravel_index(np.argmax(depth), depth.shape), float)
     # Two convex outlines that cross leave a bay narrower than the triangle on its mouth; a
-    # wedge with straight sides (a disc with a slice out) fills that triangle.
+    # wedge with straight sides (a disc with a slice out) fills that triangle. The mouth is
+    # the hull's edge nearest most of the bay: a deep bay's deepest pixel may lie nearer
+    # another, short one.
     bays, _ = ndimage.label(depth > 0)
-    facet = int(np.argmax(hull.equations[:, :2] @ p[::-1] + hull.equations[:, 2]))
+    bay_y, bay_x = np.nonzero(bays == bays[tuple(p.astype(int))])
+    heights = hull.equations[:, :2] @ np.stack([bay_x, bay_y]) + hull.equations[:, 2:]
+    facet = int(np.bincount(heights.argmax(axis=0)).argmax())
     mouth = np.subtract(*hull.points[hull.simplices[facet]])
-    if (bays == bays[tuple(p.astype(int))]).sum() >= _WEDGE * np.hypot(*mouth) * depth.max() / 2:
+    if len(bay_y) >= _WEDGE * np.hypot(*mouth) * -heights[facet].min() / 2:
         return None
+    apex = int(heights[facet].argmin())  # where the two outlines cross, deepest below the mouth
+    p = np.array([bay_y[apex], bay_x[apex]], float)
     height, width = blob.shape
     steps = np.arange(2 * (height + width)) / 2
     best, best_score = None, whole + _SOLIDITY_GAIN
