@@ -423,6 +423,41 @@ VEILED = Style(
 )
 
 
+# Written during the round after VEILED's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+SHROUDED = Style(
+    camera_sizes=((720, 540), (1152, 864), (1280, 960), (1536, 864), (1800, 1200), (2048, 1152),
+                  (2592, 1728)),
+    formats=("TIFF", "JPEG", "PNG"),
+    jpeg_quality=(58, 93),
+    noise_sigma=(1.1, 4.9),
+    blur=(0.05, 1.6),
+    vignette=(0.01, 0.34),
+    shadow=(0.02, 0.165),
+    seed_colours={
+        "buff": (206, 174, 124), "graphite": (82, 86, 92), "terracotta": (164, 86, 58),
+        "khaki": (140, 132, 84), "cream": (232, 226, 204), "chestnut": (116, 58, 40),
+        "mulberry": (98, 56, 84), "ochre": (186, 134, 58),
+    },
+    seed_length=(0.048, 0.308),
+    seed_aspect=(0.32, 0.94),
+    seed_wobble=0.05,
+    seed_texture=0.096,
+    speckled=0.31,
+    bright_backgrounds=((240, 240, 236), (234, 238, 242), (248, 244, 238), (228, 232, 228)),
+    dark_backgrounds=((16, 14, 12), (24, 28, 38), (38, 32, 26), (28, 20, 30), (32, 38, 36)),
+    coloured_backgrounds=((78, 112, 176), (200, 136, 92), (98, 156, 116), (166, 136, 188),
+                          (212, 198, 116), (124, 126, 130)),
+    fonts=("DejaVuSans-ExtraLight.ttf", "DejaVuSerifCondensed-BoldItalic.ttf", "LiberationSerif-Italic.ttf",
+           "DejaVuSansMono.ttf", "LiberationSansNarrow-Bold.ttf", None),
+    bold=0.34,
+    scale_labels=("250 µm", "1.5 mm", "120um", "4 mm", "0.3 mm", "900 µm"),
+    magnification_labels=("7x", "Zoom 11X", "x16", "Obj. 4x", "M 12x", "2026-12-07 13:50"),
+    text_height=(0.021, 0.052),
+    overlay_margin=(0.0, 0.041),
+)
+
+
 @dataclass(frozen=True)
 class Picture:
     """A synthetic picture as the app decodes it, and where everything in it is."""
