@@ -653,15 +653,8 @@ def test_a_long_seed_tucked_under_a_round_one_is_cut_from_the_bay_s_apex() -> No
     # mouth is the edge nearest most of the bay, and the cut starts where the outlines cross.
     from shared.pipeline.builtin_detector.notches import cut_from_notch
 
-    rows, cols = np.mgrid[:100, :120]
-
-    def ellipse(y: float, x: float, semi_y: float, semi_x: float, angle: float) -> np.ndarray:
-        u = (cols - x) * np.cos(angle) + (rows - y) * np.sin(angle)
-        v = -(cols - x) * np.sin(angle) + (rows - y) * np.cos(angle)
-        return np.asarray((u / semi_x) ** 2 + (v / semi_y) ** 2 <= 1)
-
-    round_seed = ellipse(55, 70, 36.4, 27.0, 0.03)
-    long_seed = ellipse(53.6, 28.3, 12.4, 28.5, 0.69) & ~round_seed
+    round_seed = ellipse((100, 120), 70, 55, 27.0, 36.4, 0.03)
+    long_seed = ellipse((100, 120), 28.3, 53.6, 28.5, 12.4, 0.69) & ~round_seed
     blob = round_seed | long_seed
     halves = cut_from_notch(blob, ~blob, 118.0)
     assert halves is not None
