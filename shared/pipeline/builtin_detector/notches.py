@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE, convex_hull, rectilinear, solidity
+from shared.pipeline.builtin_detector.shapes import MIN_STROKE, box_around, convex_hull, rectilinear, solidity
 
 _CUT_RATIO = 3.0  # two seeds overlap: the cut between notches is short against their depth
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
@@ -160,6 +160,6 @@ def _bay_depth(blob: np.ndarray, background: np.ndarray, hull: ConvexHull) -> np
 
 def _outline(blob: np.ndarray) -> np.ndarray:
     """Return a blob's outline pixels on its own box."""
-    rows, cols = np.flatnonzero(blob.any(axis=1)), np.flatnonzero(blob.any(axis=0))
-    own = blob[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    window = box_around(blob, 0)
+    own = blob[window] if window is not None else blob
     return own & ~ndimage.binary_erosion(own)

@@ -160,16 +160,17 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
         # The outline's own edge, against the background, has no say in which arc is stronger.
         inner = ~ndimage.binary_dilation(~own, iterations=2)
         present = sorted({k for pair in pairs for k in pair})
-        # Each seed's distance, as far as the line moves from it.
-        away = {k: distance_within(seg == k, _reach(seg == k)) for k in present}
-        ellipses = _outline_ellipses(rim, seg, present, away)
+        # How far the line may move from each seed, and each seed's distance that far.
+        reach = {k: _reach(seg == k) for k in present}
+        away = {k: distance_within(seg == k, reach[k]) for k in present}
+        ellipses = _outline_ellipses(rim, seg, present, away, reach)
         moved = seg.copy()
         for p, q in sorted(pairs):
             first, second = ellipses[p], ellipses[q]
             if first is None or second is None:
                 continue
-            reach = min(_reach(seg == p), _reach(seg == q))
-            near = ((seg == p) & (away[q] <= reach)) | ((seg == q) & (away[p] <= reach))
+            moves = min(reach[p], reach[q])
+            near = ((seg == p) & (away[q] <= moves)) | ((seg == q) & (away[p] <= moves))
             # A pixel just outside both ellipses (the soft rim where they meet) goes to the
             # nearer; one far outside both is a seed of its own, still unparted.
             outside_both = near & ~first & ~second
@@ -195,7 +196,8 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
 
 
 def _outline_ellipses(
-    rim: np.ndarray, seg: np.ndarray, present: list[int], away: dict[int, np.ndarray]
+    rim: np.ndarray, seg: np.ndarray, present: list[int], away: dict[int, np.ndarray],
+    reach: dict[int, float],
 ) -> dict[int, np.ndarray | None]:
     """Return each seed's ellipse fitted to its outline on the background (`rim`), the
     outline near a neighbour first given to whichever of the two ellipses it lies nearer: a
@@ -206,7 +208,7 @@ def _outline_ellipses(
     for k, inside in ellipses.items():
         if inside is None:
             continue
-        ys, xs = np.nonzero(rim & ((away[k] <= _reach(seg == k)) | (seg == k)))
+        ys, xs = np.nonzero(rim & ((away[k] <= reach[k]) | (seg == k)))
         off = _off_outline_at(inside, ys, xs)
         closer = off < best[ys, xs]
         owner[ys[closer], xs[closer]] = k
