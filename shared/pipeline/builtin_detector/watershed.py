@@ -62,7 +62,20 @@ def _seed_peaks(distance: np.ndarray, min_radius: float) -> list[tuple[int, int]
         return []  # too thin to hold two seeds side by side
     seeds: list[tuple[float, tuple[int, int]]] = []  # height, peak
     alive: list[bool] = []
+    # A level set apart from those of the level above has its top on a summit of the
+    # distance (as high as its four neighbours at least): where the level above was one
+    # piece and no summit lies between the two levels, this level's one piece is that one
+    # grown, and nothing changes (its seeds all met already; a lower neck passes more easily).
+    padded = np.pad(distance, 1)
+    summit = (distance > 0) & (distance >= padded[:-2, 1:-1]) & (distance >= padded[2:, 1:-1])
+    summit &= (distance >= padded[1:-1, :-2]) & (distance >= padded[1:-1, 2:])
+    summits = distance[summit]
+    above_level, count = np.inf, 0
     for level in _levels(top):
+        unchanged = count == 1 and not np.any((summits >= level) & (summits < above_level))
+        above_level = level
+        if unchanged:
+            continue
         # On the box of the pixels at this level or above: the top levels are small.
         above = distance >= level
         rows, cols = box_around(above, 0) or (slice(0, 0), slice(0, 0))
@@ -122,26 +135,28 @@ def _settle_line(parts: np.ndarray, count: int) -> np.ndarray:
     for _ in range(_SETTLE_ROUNDS):
         ys, xs = np.nonzero(parts)
         owner = parts[ys, xs]
-        depth = np.full((count, len(ys)), np.inf)
-        away = np.full(len(ys), np.inf)  # from the nearest pixel of another part
-        for k in labels:
+        sizes = np.bincount(owner, minlength=count + 1)
+        fitted = [k for k in labels if sizes[k] >= 3]
+        # Only pixels near another part (within a band a quarter of its radius wide) move.
+        near = np.zeros(len(ys), bool)
+        for k in fitted:
+            band = max(2.0, _LINE_BAND * np.sqrt(sizes[k] / np.pi))
+            near |= (owner != k) & (distance_within(parts == k, band)[ys, xs] <= band)
+        ys_near, xs_near = ys[near], xs[near]
+        depth = np.full((count, len(ys_near)), np.inf)
+        for k in fitted:
             mine = owner == k
-            if mine.sum() < 3:
-                continue
             centre = np.array([ys[mine].mean(), xs[mine].mean()])
             # A solid ellipse's pixels spread with covariance (semi-axes / 2)²: at its
             # outline the Mahalanobis distance is 2.
             spread = np.cov(ys[mine], xs[mine]) + np.eye(2) / 12
-            offsets = np.stack([ys, xs], axis=1) - centre
+            offsets = np.stack([ys_near, xs_near], axis=1) - centre
             depth[k - 1] = np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(spread), offsets) / 4
-            band = max(2.0, _LINE_BAND * np.sqrt(mine.sum() / np.pi))
-            gap = distance_within(parts == k, band)[ys, xs]
-            away = np.where(~mine & (gap <= band), np.minimum(away, gap), away)
         # Only pixels outside their own part's ellipse move, into another's.
-        outside = depth[owner - 1, np.arange(len(ys))] > 1
-        near = np.isfinite(away) & outside & (depth.min(axis=0) < 1)
+        outside = depth[owner[near] - 1, np.arange(len(ys_near))] > 1
+        moves = outside & (depth.min(axis=0) < 1)
         moved = parts.copy()
-        moved[ys[near], xs[near]] = depth[:, near].argmin(axis=0) + 1
+        moved[ys_near[moves], xs_near[moves]] = depth[:, moves].argmin(axis=0) + 1
         moved = largest_pieces(moved, labels)
         # A part gives pixels away only if that leaves it as convex as it was: a tongue of a
         # neighbour's flank goes, but where one seed rests on another the line is the upper
