@@ -7,7 +7,13 @@ import numpy as np
 from scipy import ndimage
 
 from shared.pipeline.builtin_detector.pixels import luma_of, ring_around
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE, distance_within, largest_pieces, solidity
+from shared.pipeline.builtin_detector.shapes import (
+    MIN_STROKE,
+    distance_within,
+    eroded,
+    largest_pieces,
+    solidity,
+)
 
 _COLOUR_SEPARATION = 8.0  # two seeds' colours: squared gap over their variances, at least
 _HIGHLIGHT = 0.2  # brighter than a seed's typical pixel by this share of the way to white
@@ -30,7 +36,7 @@ def part_by_colour(
     brightness and two hues stand apart in hue where their textures blur them in colour.
     Highlights whiten the hue: they have no say in it, and go to the colour around them.
     """
-    inner = ndimage.binary_erosion(blob, iterations=2)  # the rim mixes in the background
+    inner = eroded(blob, 2)  # the rim mixes in the background
     if inner.sum() < 2 * min_area:
         return None
     luma = luma_of(colours)
@@ -130,14 +136,15 @@ def smoothed_colours(rgb: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
 
 class BlobColours:
     """The picture (`rgb`) and its blobs (`labels`, 1..n, and their `boxes`), with each
-    blob's smoothed colours (`smoothed_colours`) computed when a step first needs them and
-    kept for the next: the steps that part touching seeds walk the same blobs."""
+    blob's smoothed colours (`smoothed_colours`) and their edges computed when a step first
+    needs them and kept for the next: the steps that part touching seeds walk the same blobs."""
 
     def __init__(self, rgb: np.ndarray, labels: np.ndarray) -> None:
         self.rgb = rgb
         self.labels = labels
         self.boxes: list[tuple[slice, slice]] = ndimage.find_objects(labels)
         self._smoothed: dict[int, np.ndarray] = {}
+        self._edges: dict[int, np.ndarray] = {}
 
     def smoothed(self, label: int, where: tuple[slice, slice] | None = None) -> np.ndarray:
         """Return the smoothed colours on blob `label`'s box, or on a box inside it (`where`):
@@ -148,6 +155,14 @@ class BlobColours:
         rows, cols = where or (box_rows, box_cols)
         return self._smoothed[label][rows.start - box_rows.start : rows.stop - box_rows.start,
                                      cols.start - box_cols.start : cols.stop - box_cols.start]
+
+    def edges(self, label: int) -> np.ndarray:
+        """Return the strength of the smoothed brightness's edges on blob `label`'s box and a
+        pixel round it (the box's own pixels repeated), kept like its colours."""
+        if label not in self._edges:
+            luma = np.pad(luma_of(self.smoothed(label)), 1, mode="edge")
+            self._edges[label] = np.hypot(ndimage.sobel(luma, 0), ndimage.sobel(luma, 1))
+        return self._edges[label]
 
 
 def colour_stats(pixels: np.ndarray) -> tuple[np.ndarray, float]:
@@ -177,26 +192,24 @@ def follow_colour_edges(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:
         colour = blobs.smoothed(label)
         stats = {}
         for k in present:
-            core = ndimage.binary_erosion(seg == k, iterations=2)
+            core = eroded(seg == k, 2)
             stats[k] = colour_stats(colour[core] if core.sum() >= 20 else colour[seg == k])
         own = seg.copy()
         best = np.full(seg.shape, np.inf)
         for k in present:
             mean, var = stats[k]
+            distinct = [j for j in present if j != k and clearly_different(stats[j], stats[k])]
+            if not distinct:
+                continue  # no pixel moves to it, and none of its own to another
             # Near seed k: within a band as wide as a fifth of its radius.
             reach = max(2.0, 0.2 * np.sqrt((seg == k).sum() / np.pi))
-            near = (distance_within(seg == k, reach) <= reach) & (seg > 0)
-            others = [j for j in present if j != k]
-            distinct = [j for j in others if clearly_different(stats[j], stats[k])]
-            if not distinct:
-                near &= seg == k
-            else:
-                near &= np.isin(seg, [k, *distinct])
-            cost = ((colour - mean) ** 2).sum(axis=2)
+            near = (distance_within(seg == k, reach) <= reach) & np.isin(seg, [k, *distinct])
+            ys, xs = np.nonzero(near)
+            cost = ((colour[ys, xs] - mean) ** 2).sum(axis=1)
             # A pixel moves only to a seed whose colour it has (a highlight has neither's).
-            better = near & (cost < best) & ((seg == k) | (cost <= 9 * var))
-            own[better] = k
-            best[better] = cost[better]
+            better = (cost < best[ys, xs]) & ((seg[ys, xs] == k) | (cost <= 9 * var))
+            own[ys[better], xs[better]] = k
+            best[ys[better], xs[better]] = cost[better]
         # Each seed keeps its largest piece; stray pixels go to the seed nearest them.
         refined = largest_pieces(own, present)
         view = out[rows, cols]

@@ -7,7 +7,14 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 
-from shared.pipeline.builtin_detector.shapes import MIN_STROKE, box_around, convex_hull, rectilinear, solidity
+from shared.pipeline.builtin_detector.shapes import (
+    MIN_STROKE,
+    box_around,
+    convex_hull,
+    eroded,
+    rectilinear,
+    solidity,
+)
 
 _CUT_RATIO = 3.0  # two seeds overlap: the cut between notches is short against their depth
 _BULGE = 0.5  # a piece cut off is at least this wide against the cut
@@ -162,4 +169,4 @@ def _outline(blob: np.ndarray) -> np.ndarray:
     """Return a blob's outline pixels on its own box."""
     window = box_around(blob, 0)
     own = blob[window] if window is not None else blob
-    return own & ~ndimage.binary_erosion(own)
+    return own & ~eroded(own)

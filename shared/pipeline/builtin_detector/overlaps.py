@@ -16,12 +16,14 @@ from shared.pipeline.builtin_detector.colours import (
     part_by_colour,
 )
 from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_from_notch
-from shared.pipeline.builtin_detector.pixels import luma_of
 from shared.pipeline.builtin_detector.shapes import (
+    beside_outline,
     box_around,
+    dilated,
     distance_within,
     ellipse_inside,
     ellipse_misfit,
+    eroded,
     largest_pieces,
 )
 
@@ -89,18 +91,29 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
         ys, xs = np.nonzero(segments[rows, cols] == label)
         pixels[label] = (ys + rows.start, xs + cols.start)
     joined = {label: label for label in pixels}
+    # Each piece's colour and misfit, measured once for all its pairs (again once it grows).
+    colour_of: dict[int, tuple[np.ndarray, float]] = {}
+    misfit_of: dict[int, float] = {}
 
     def gain(p: int, q: int) -> float:
         (py, px), (qy, qx) = pixels[p], pixels[q]
         smaller = min(len(py), len(qy))
-        if smaller < 6 or clearly_different(colour_stats(rgb[py, px]), colour_stats(rgb[qy, qx])):
+        if smaller < 6:
             return np.inf
+        for k in (p, q):
+            if k not in colour_of:
+                colour_of[k] = colour_stats(rgb[pixels[k]])
+        if clearly_different(colour_of[p], colour_of[q]):
+            return np.inf
+        for k in (p, q):
+            if k not in misfit_of:
+                misfit_of[k] = ellipse_misfit(*pixels[k])
+        p_misfit, q_misfit = misfit_of[p], misfit_of[q]
         whole = ellipse_misfit(np.concatenate([py, qy]), np.concatenate([px, qx]))
-        own = ellipse_misfit(py, px), ellipse_misfit(qy, qx)
-        fits = (whole - own[0] - own[1]) / smaller
+        fits = (whole - p_misfit - q_misfit) / smaller
         # A piece its own ellipse fits far worse than half an ellipse is fitted by its own is
         # no seed (a cap of one seed cut off by the line): it joins its neighbour, first.
-        fragment = own[0] if len(py) == smaller else own[1]
+        fragment = p_misfit if len(py) == smaller else q_misfit
         return fits - 1 if fragment > _FRAGMENT * smaller else fits
 
     gains = {pair: gain(*pair) for pair in pairs}
@@ -110,6 +123,7 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
             break
         (py, px), (qy, qx) = pixels[p], pixels.pop(q)
         pixels[p] = np.concatenate([py, qy]), np.concatenate([px, qx])
+        del colour_of[p], misfit_of[p]
         for label, into in joined.items():
             if into == q:
                 joined[label] = p
@@ -117,7 +131,9 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
         gains = {pair: g for pair, g in gains.items() if p not in pair and q not in pair}
         for k in neighbours:
             gains[(min(p, k), max(p, k))] = gain(min(p, k), max(p, k))
-    lookup = np.arange(segments.max() + 1)
+    if all(label == into for label, into in joined.items()):
+        return segments
+    lookup = np.arange(segments.max() + 1, dtype=segments.dtype)
     for label, into in joined.items():
         lookup[label] = into
     return lookup[segments]
@@ -148,17 +164,16 @@ def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.nda
         pairs = _touching_pairs(seg)
         if not pairs:
             continue
-        luma = np.pad(luma_of(blobs.smoothed(label)), 1, mode="edge")
-        edge = np.hypot(ndimage.sobel(luma, 0), ndimage.sobel(luma, 1))
+        edge = blobs.edges(label)
         # Each seed's outline on the background: where the frame's edge cuts it is none.
         outside = ~own
         outside[0] &= rows.start > 0
         outside[-1] &= rows.stop < height
         outside[:, 0] &= cols.start > 0
         outside[:, -1] &= cols.stop < width
-        rim = ndimage.binary_dilation(outside) & own
+        rim = dilated(outside) & own
         # The outline's own edge, against the background, has no say in which arc is stronger.
-        inner = ~ndimage.binary_dilation(~own, iterations=2)
+        inner = ~dilated(~own, 2)
         present = sorted({k for pair in pairs for k in pair})
         # How far the line may move from each seed, and each seed's distance that far.
         reach = {k: _reach(seg == k) for k in present}
@@ -246,8 +261,7 @@ def _off_outline_at(inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.nd
     if window is None:
         return _off_outline(inside)[ys, xs]
     ellipse = inside[window]
-    edge = ellipse ^ ndimage.binary_erosion(ellipse, border_value=1)
-    edge |= ~ellipse & ndimage.binary_dilation(ellipse)
+    edge = beside_outline(ellipse, frame_outside=False)
     mine = inside[ys, xs]
     for side in (True, False):
         ey, ex = np.nonzero(edge & (ellipse != side))  # the other side's pixels by the outline
@@ -268,7 +282,7 @@ def _edge_along(inside: np.ndarray, where: np.ndarray, edge: np.ndarray) -> floa
     if window is None:
         return 0.0
     ellipse = inside[window]
-    arc = ellipse & ~ndimage.binary_erosion(ellipse) & where[window]
+    arc = ellipse & ~eroded(ellipse) & where[window]
     return float(np.median(edge[window][arc])) if np.count_nonzero(arc) >= 3 else 0.0
 
 
@@ -277,8 +291,10 @@ def _touching_pairs(segments: np.ndarray) -> set[tuple[int, int]]:
     a: list[np.ndarray] = []
     b: list[np.ndarray] = []
     for first, second in ((segments[:, :-1], segments[:, 1:]), (segments[:-1], segments[1:])):
-        meet = (first != second) & (first > 0) & (second > 0)  # few: pick them before sorting
-        a.append(first[meet])
-        b.append(second[meet])
+        meet = first != second  # few: pick them, then those between two segments
+        left, right = first[meet], second[meet]
+        both = (left > 0) & (right > 0)
+        a.append(left[both])
+        b.append(right[both])
     left, right = np.concatenate(a), np.concatenate(b)
     return set(zip(np.minimum(left, right).tolist(), np.maximum(left, right).tolist(), strict=True))

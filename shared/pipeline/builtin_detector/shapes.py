@@ -8,6 +8,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 MIN_STROKE = 0.4  # a seed's width over the root of its area; strokes of text are thinner
+_NEAREST_PAIRS = 400_000  # strays times kept pixels measured one by one; more: a distance map
 
 
 def stroke_widths(stroked: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -69,14 +70,35 @@ def largest_pieces(labels: np.ndarray, present: list[int]) -> np.ndarray:
     pixels of its other pieces given to the label nearest them (a seed is one piece)."""
     kept = np.zeros_like(labels)
     for k in present:
-        parts, n = ndimage.label(labels == k)
-        if n:
-            sizes = np.bincount(parts.ravel())[1:]
-            kept[parts == sizes.argmax() + 1] = k
-    if np.array_equal(kept > 0, labels > 0):
+        window = box_around(labels == k, 0)
+        if window is not None:  # labelled on its own box: a seed's is a part of its blob's
+            parts = ndimage.label(labels[window] == k)[0]
+            kept[window][parts == np.bincount(parts.ravel())[1:].argmax() + 1] = k
+    strays = np.nonzero((kept == 0) & (labels > 0))
+    if len(strays[0]) == 0:
         return kept  # each label one piece already: nothing to give away
+    given = _nearest_label(kept, *strays)
+    if given is not None:
+        kept[strays] = given
+        return kept
     nearest = ndimage.distance_transform_edt(kept == 0, return_indices=True)[1]
     return kept[nearest[0], nearest[1]] * (labels > 0)
+
+
+def _nearest_label(kept: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
+    """Return the label of the `kept` pixels nearest each pixel (`ys`, `xs`), if those are all
+    of one label, pixel by pixel: a few strays, measured against each kept pixel, cost less
+    than a map of the whole array. None if they are too many to measure so, or if a stray's
+    nearest pixels are of two labels (the distance map's own choice breaks that tie)."""
+    kept_y, kept_x = np.nonzero(kept)
+    if len(kept_y) == 0 or len(ys) * len(kept_y) > _NEAREST_PAIRS:
+        return None
+    squared = (ys[:, None] - kept_y) ** 2 + (xs[:, None] - kept_x) ** 2
+    nearest = squared == squared.min(axis=1, keepdims=True)
+    own = kept[kept_y, kept_x]
+    low = np.where(nearest, own, np.iinfo(own.dtype).max).min(axis=1)
+    high = np.where(nearest, own, 0).max(axis=1)
+    return low if np.array_equal(low, high) else None
 
 
 def distance_within(piece: np.ndarray, reach: float) -> np.ndarray:
@@ -89,6 +111,30 @@ def distance_within(piece: np.ndarray, reach: float) -> np.ndarray:
     if window is not None:
         distance[window] = ndimage.distance_transform_edt(~piece[window])
     return distance
+
+
+def beside_outline(mask: np.ndarray, *, frame_outside: bool) -> np.ndarray:
+    """Return the pixels with one of their four neighbours on the other side of a mask's
+    outline; beyond the array's edge is outside the mask if `frame_outside`, else on each
+    pixel's own side. Erosion and dilation by the cross are built from it (`eroded`,
+    `dilated`): the same pixels as `ndimage`'s, at a fraction of its cost on a seed's box."""
+    padded = np.pad(mask, 1) if frame_outside else np.pad(mask, 1, mode="edge")
+    return ((padded[:-2, 1:-1] != mask) | (padded[2:, 1:-1] != mask)
+            | (padded[1:-1, :-2] != mask) | (padded[1:-1, 2:] != mask))
+
+
+def eroded(mask: np.ndarray, times: int = 1) -> np.ndarray:
+    """Return `ndimage.binary_erosion(mask, iterations=times)`: beyond the edge is outside."""
+    for _ in range(times):
+        mask = mask & ~beside_outline(mask, frame_outside=True)
+    return mask
+
+
+def dilated(mask: np.ndarray, times: int = 1) -> np.ndarray:
+    """Return `ndimage.binary_dilation(mask, iterations=times)`: beyond the edge is outside."""
+    for _ in range(times):
+        mask = mask | beside_outline(mask, frame_outside=True)
+    return mask
 
 
 def box_around(pixels: np.ndarray, margin: int) -> tuple[slice, slice] | None:
