@@ -458,6 +458,41 @@ SHROUDED = Style(
 )
 
 
+
+# Written during the round after SHROUDED's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+CLOAKED = Style(
+    camera_sizes=((960, 720), (1248, 936), (1440, 960), (1680, 945), (1920, 1280), (2240, 1260),
+                  (2448, 2048)),
+    formats=("JPEG", "TIFF", "PNG"),
+    jpeg_quality=(56, 91),
+    noise_sigma=(1.0, 5.0),
+    blur=(0.08, 1.62),
+    vignette=(0.02, 0.36),
+    shadow=(0.025, 0.17),
+    seed_colours={
+        "sand": (200, 178, 132), "charcoal": (78, 80, 86), "brick": (158, 78, 52),
+        "moss": (112, 124, 74), "linen": (228, 222, 206), "walnut": (110, 66, 42),
+        "damson": (94, 58, 88), "amber": (190, 128, 50),
+    },
+    seed_length=(0.046, 0.306),
+    seed_aspect=(0.33, 0.93),
+    seed_wobble=0.052,
+    seed_texture=0.095,
+    speckled=0.3,
+    bright_backgrounds=((238, 240, 236), (232, 236, 240), (246, 242, 234), (230, 230, 226)),
+    dark_backgrounds=((14, 16, 14), (26, 26, 40), (40, 34, 28), (24, 18, 26), (30, 36, 34)),
+    coloured_backgrounds=((80, 116, 168), (196, 140, 96), (100, 150, 112), (164, 130, 180),
+                          (214, 192, 120), (126, 128, 126)),
+    fonts=("DejaVuMathTeXGyre.ttf", "LiberationSerif-BoldItalic.ttf", "DejaVuSerif-Italic.ttf",
+           "LiberationMono-Regular.ttf", "DejaVuSansCondensed-Oblique.ttf", None),
+    bold=0.35,
+    scale_labels=("350 µm", "1.75 mm", "90um", "5 mm", "0.4 mm", "600 µm"),
+    magnification_labels=("9x", "Zoom 7X", "x18", "Obj. 6x", "M 16x", "2026-12-07 16:40"),
+    text_height=(0.02, 0.051),
+    overlay_margin=(0.0, 0.039),
+)
+
 @dataclass(frozen=True)
 class Picture:
     """A synthetic picture as the app decodes it, and where everything in it is."""
