@@ -17,18 +17,17 @@ _DARK_FLOOR = 0.25  # brightness changes are relative to the background, or to t
 _NOISE_MARGIN = 6  # a seed's change is at least this many times the background's typical one
 
 
-def fit_background(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def fit_background(rgb: np.ndarray, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Return the background colour at every pixel, a smooth surface fitted on the largest
-    plain region of the picture, and the pixels it was fitted on; None when the picture has
-    no plain background."""
+    plain region of the picture (`rgb`, its brightness `luma`), and the pixels it was fitted
+    on; None when the picture has no plain background."""
     height, width = rgb.shape[:2]
     step = max(1, -(-max(height, width) // _GRID_SIDE))
     rows, cols = height // step, width // step
     # Sums over contiguous runs of memory: numpy's reductions over short strided axes are slow.
     sums = rgb[: rows * step, : cols * step].reshape(rows, step, cols, step * 3).sum(axis=1)
     means = sums.reshape(rows, cols, step, 3).sum(axis=2) / (step * step)
-    luma = luma_of(rgb)[: rows * step, : cols * step].reshape(rows, step, cols, step)
-    spread = luma.std(axis=(1, 3))
+    spread = luma[: rows * step, : cols * step].reshape(rows, step, cols, step).std(axis=(1, 3))
     # Plain cells: no edge, no texture beyond the noise (the quietest quarter sets the noise).
     plain = spread <= max(0.012, 2.5 * float(np.percentile(spread, 25)))
 
@@ -81,42 +80,56 @@ def fit_background(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     for (i, j), c in zip(terms, coefficients, strict=True):
         in_x[j] += x_axis[:, None] ** i * c
     powers_y = (y_axis[:, None] ** np.arange(_FIT_DEGREE + 1)).astype(np.float32)
-    in_x = in_x.astype(np.float32)
-    # Channel by channel in float32: plain 2-D arithmetic, no full-frame float64 temporaries.
-    surface = np.empty((height, width, 3), np.float32)
-    for c in range(3):
-        channel = np.zeros((height, width), np.float32)
+    in_x = np.ascontiguousarray(in_x.transpose(2, 0, 1), np.float32)  # channel, power of y, column
+    # Channel by channel in float32, each a plane of its own (the array returned is a view of
+    # them: its channels are contiguous), products into one reused buffer: no full-frame
+    # float64 temporaries, and no fresh ones at each term.
+    surface = np.zeros((3, height, width), np.float32)
+    term = np.empty((height, width), np.float32)
+    for channel, rows_of in zip(surface, in_x, strict=True):
         for j in range(_FIT_DEGREE + 1):
-            channel += powers_y[:, j, None] * in_x[j, None, :, c]
-        surface[..., c] = channel
+            np.multiply(powers_y[:, j, None], rows_of[j], out=term)
+            channel += term
     fitted_on = np.zeros((height, width), bool)
     cells_in = inliers.reshape(rows, cols)
     fitted_on[: rows * step, : cols * step] = np.repeat(np.repeat(cells_in, step, 0), step, 1)
-    return np.clip(surface, 1e-3, None), fitted_on
+    return np.moveaxis(np.maximum(surface, 1e-3, out=surface), 0, -1), fitted_on
 
 
-def pixel_strength(rgb: np.ndarray, background: np.ndarray, plain: np.ndarray) -> np.ndarray:
-    """Return how much each pixel stands out from the background, in units of what alone
-    marks a seed: a change of brightness, or of hue (pale seeds on a pale background).
+def pixel_strength(
+    rgb: np.ndarray, luma: np.ndarray, background: np.ndarray, plain: np.ndarray
+) -> np.ndarray:
+    """Return how much each pixel (`rgb`, its brightness `luma`) stands out from the
+    background, in units of what alone marks a seed: a change of brightness, or of hue (pale
+    seeds on a pale background).
 
     Brightness counts relative to the background's (a vignette dims seeds and background
     alike); a shadow darkens the background without changing its hue. Either change must
     also stand well clear of the noise of the `plain` background pixels.
     """
-    luma = luma_of(rgb)
     base = luma_of(background)
     scale = np.maximum(base, _DARK_FLOOR)
-    brightness = np.abs(luma - base) / scale
+    brightness = np.abs(luma - base)
+    brightness /= scale
     # The hue the background would have at this pixel's brightness (a shadow keeps the hue).
     dimming = np.clip(luma / base, 0, 1)
+    # Channel by channel, into reused buffers: no full-frame temporaries of three channels,
+    # nor fresh ones at each step.
     chroma = np.zeros_like(luma)
-    for c in range(3):  # channel by channel: no full-frame temporaries of three channels
-        hue = (rgb[..., c] - luma) - (background[..., c] - base) * dimming
-        chroma += hue * hue
-    chroma = np.sqrt(chroma) / scale
+    hue, shade = np.empty_like(luma), np.empty_like(luma)
+    for c in range(3):
+        np.subtract(rgb[..., c], luma, out=hue)
+        np.subtract(background[..., c], base, out=shade)
+        shade *= dimming
+        hue -= shade
+        hue *= hue
+        chroma += hue
+    np.sqrt(chroma, out=chroma)
+    chroma /= scale
     strength = np.zeros_like(luma)
     for change, step in ((brightness, _LUMA_STEP), (chroma, _CHROMA_STEP)):
         # The background's typical change, on averaged neighbours as the mask will see it.
-        noise = float(np.median(local_mean(change)[plain])) if plain.any() else 0.0
-        np.maximum(strength, change / max(step, _NOISE_MARGIN * noise), out=strength)
+        noise = float(np.median(local_mean(change)[plain], overwrite_input=True)) if plain.any() else 0.0
+        change /= max(step, _NOISE_MARGIN * noise)
+        np.maximum(strength, change, out=strength)
     return strength

@@ -13,7 +13,7 @@ from shared.pipeline.builtin_detector.colours import BlobColours, follow_colour_
 from shared.pipeline.builtin_detector.mask import SURE_LEVEL, WEAK_LEVEL, bodies, fill_holes, seed_mask
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
 from shared.pipeline.builtin_detector.overlays import drawn_shapes, letter_pieces, text_lines
-from shared.pipeline.builtin_detector.pixels import local_max, local_mean
+from shared.pipeline.builtin_detector.pixels import local_max, local_mean, luma_of
 from shared.pipeline.builtin_detector.scoring import scored_boxes
 from shared.pipeline.builtin_detector.shapes import MIN_STROKE, stroke_widths
 from shared.pipeline.builtin_detector.watershed import split_at_necks
@@ -39,10 +39,11 @@ def detect_seeds(image: Image) -> list[Detection]:
     """
     rgb = images.rgb_array(image, longest_px=_WORK_SIDE_PX)
     height, width = rgb.shape[:2]
-    fit = fit_background(rgb)
+    luma = luma_of(rgb)
+    fit = fit_background(rgb, luma)
     if fit is None:
         return []  # no plain background: not a picture of seeds
-    sharp = pixel_strength(rgb, *fit)
+    sharp = pixel_strength(rgb, luma, *fit)
     # Averaging neighbours steadies the mask against noise; the boxes still come from the pixels.
     strength = local_mean(sharp)
     mask = fill_holes(seed_mask(strength))
