@@ -98,6 +98,24 @@ def seed_with_highlight(
     return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
 
 
+@pytest.mark.parametrize("index", [500000, 500003, 500008])
+def test_a_seed_on_a_dark_ground_is_cut_at_half_its_core(index: int) -> None:
+    # Judged against the mean of all its sure pixels, diluted by its rim and the dark ground's
+    # noise, a seed kept a pixel of that ground (a box too wide), or two seeds merged.
+    assert_picture_exactly_right(make_picture("dark", index, FRESH))
+
+
+@pytest.mark.parametrize(
+    ("case", "index", "style"),
+    [("dark", 600004, FRESH), ("coloured", 50006, TUNING), ("no-seed", 550007, FRESH)],
+)
+def test_a_seeds_body_cut_at_its_core_is_no_badge(case: str, index: int, style: Style) -> None:
+    # A small seed's body, its rim cut at half its core, is a rounded box, but it holds no
+    # text (it was dropped as a badge); a dark seed beside bright ones is no halo (it was cut
+    # in three); and a faint badge's body, its rim cut a pixel in or out, is still a badge.
+    assert_picture_exactly_right(make_picture(case, index, style))
+
+
 @pytest.mark.parametrize(("case", "index"), [("touching", 550008), ("touching", 550018)])
 def test_seeds_of_two_kinds_by_the_frames_edge_are_no_letter(case: str, index: int) -> None:
     # Three seeds touching by the frame's edge, a chain as far from convex as a letter, were

@@ -58,29 +58,32 @@ def detect_seeds(image: Image) -> list[Detection]:
     half_peak = 0.5 * local_max(sharp, 5)
     inked = (sharp >= SURE_LEVEL) & (sharp >= half_peak)
     # Overlays: drawn shapes (a badge, or a bar over a badge of the background's colour) and text.
-    mask &= ~(drawn_shapes(mask, min_side) | drawn_shapes(inked, min_side))
+    drawn = drawn_shapes(mask, min_side) | drawn_shapes(inked, min_side)
     text, line_heights = text_lines(inked, rgb, sharp, min_side / 4, 0.1 * min(height, width))
-    lettered = mask & text
-    mask &= ~text
+    lettered = mask & (drawn | text)  # what the overlays took from the blobs
+    mask &= ~(drawn | text)
     # A page of text (a document photographed, not a microscope's view, whose overlays hold
     # a few lines): its words that the rows missed (letters blurred together, a word alone
     # at a line's end) are no taller than its lines, and no seed is that small beside them.
     word_height = 2 * float(np.median(line_heights)) if len(line_heights) >= _PAGE_LINES else 0.0
-    body = bodies(mask, strength)
+    body, fuller = bodies(mask, strength)
     # A faint shadow round a badge (or a ground of nearly its colour) joins them into one
-    # ragged blob; without that rim, its body and its text, the hole its scale bar left
-    # filled, are the badge's own rounded box.
-    body &= ~drawn_shapes(fill_holes(body | lettered), min_side)
+    # ragged blob; without that rim, its body with its text and scale bar put back is the
+    # badge's own rounded box.
+    badges = drawn_shapes(fill_holes(body | lettered), min_side, lettered)
+    body &= ~badges
+    fuller &= ~badges
     # Strokes: the pixels from the weak level up that are at least half as strong as the
     # strongest nearby, pinholes closed (a faint seed's noise makes them): a seed's coat is
     # one piece, a line stays as thin as it was and a letter keeps its bays.
     stroked = (sharp >= WEAK_LEVEL) & (sharp >= half_peak)
     stroked = ndimage.binary_closing(stroked, np.ones((3, 3)))
     # The frame's edge counts as background here: a fibre cut by the edge is still thin.
-    thickness = stroke_widths(stroked, body)
+    thickness = stroke_widths(stroked, fuller)
     # Letters of a label the text rows missed (a bold or monospaced font, letters touching),
-    # words of a page, and hairs and fibres whole, before a split cuts them into short pieces.
-    pieces, count = ndimage.label(body)
+    # words of a page, and hairs and fibres whole, before a split cuts them into short pieces;
+    # judged on the fuller bodies, as on what their strokes are measured against.
+    pieces, count = ndimage.label(fuller)
     where_pieces = ndimage.find_objects(pieces)
     # Piece by piece on its box: ndimage.maximum sorts the whole frame.
     widest = np.array([thickness[where][pieces[where] == label].max()
@@ -88,7 +91,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     thin = widest < MIN_STROKE * np.sqrt(np.bincount(pieces.ravel(), minlength=count + 1)[1:])
     words = np.array([rows.stop - rows.start <= word_height for rows, _ in where_pieces], bool)
     dropped = thin | words | letter_pieces(pieces, where_pieces, widest, inked, stroked, rgb, sharp, min_area)
-    body = np.concatenate(([False], ~dropped))[pieces]
+    body &= np.concatenate(([False], ~dropped))[pieces]
     # The seeds' blobs, labelled once for the steps that part touching seeds.
     seed_blobs = BlobColours(rgb, ndimage.label(body)[0])
     segments, count = split_at_necks(seed_blobs.labels, min_side / 5)
@@ -96,7 +99,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     segments = merge_enclosed(follow_colour_edges(segments, seed_blobs))
     if count == 0:
         return []
-    found = scored_boxes(segments, count, body, strength, thickness, min_side, rgb, blobs)
+    found = scored_boxes(segments, count, body, fuller, strength, thickness, min_side, rgb, blobs)
 
     detections = []
     for box, confidence in sorted(found, key=lambda item: (item[0][1], item[0][0])):

@@ -69,20 +69,23 @@ def _neighbours(labels: np.ndarray, of: np.ndarray, label: int, where: tuple[sli
     return found[found > 0]
 
 
-def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
+def bodies(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the blobs without their soft rim (and the shadow beside a seed): the pixels at
-    least half as strong as the typical pixel of the seed they are in, holes filled. Their
-    outlines are the seeds' own, with the notches where two seeds overlap.
+    least half as strong as the typical pixel of the seed they are in, holes filled (their
+    outlines are the seeds' own, with the notches where two seeds overlap); and fuller bodies.
 
-    What is typical is the mean of the blob's sure pixels: its mean over all its pixels, diluted
-    by its rim, its shadow and JPEG's ringing round a small seed, would let them in. A seed
-    weaker than the rest of its blob (a pale seed touching a dark one, a dark coat round a
-    bright highlight) is judged against its own core nearby (its sure pixels away from its
-    edge) instead, unless that is fainter than a quarter of the blob's (a halo or a shadow
-    fading out).
+    What is typical is the mean of the blob's core, its sure pixels away from its edge: its
+    mean over all its pixels, or over all its sure ones, diluted by its rim, its shadow, the
+    noise of a dark ground joined to it and JPEG's ringing round a small seed, would let them
+    in. A seed weaker than the rest of its blob (a pale seed touching a dark one, a dark coat
+    round a bright highlight) is judged against its own core nearby instead, unless that is
+    fainter than a quarter of the mean of the blob's sure pixels (a halo or a shadow fading
+    out). The fuller bodies are cut at half the mean of the sure pixels: a letter's strokes
+    are measured against those (cut closer, a bold letter is as thick as a seed).
     """
     blobs, count = ndimage.label(mask)
     typical = np.concatenate(([np.inf], ndimage.mean(strength, blobs, np.arange(1, count + 1))))[blobs]
+    fuller = typical.copy()
     size = int(_LOCAL_SIDE * max(mask.shape)) | 1
     for label, where in enumerate(ndimage.find_objects(blobs), start=1):
         own = blobs[where] == label
@@ -95,13 +98,22 @@ def bodies(mask: np.ndarray, strength: np.ndarray) -> np.ndarray:
         nearby = ndimage.uniform_filter(np.where(core, strength[where], 0), size, mode="constant")
         share = ndimage.uniform_filter(core.astype(nearby.dtype), size, mode="constant")
         nearby /= np.maximum(share, 1e-6)  # no core pixel nearby: 0, the blob's level stays
-        level = float(strength[where][sure].mean())
-        weaker = (nearby < level) & (nearby >= 0.25 * level)
-        view = typical[where]
-        view[own] = np.where(weaker, nearby, level)[own]
+        # A halo is told by the mean of all the sure pixels: the core's, higher, would take a
+        # dark seed beside bright ones for one.
+        floor = 0.25 * float(strength[where][sure].mean())
+        for levels, level in ((typical, float(strength[where][core].mean())), (fuller, 4 * floor)):
+            weaker = (nearby < level) & (nearby >= floor)
+            levels[where][own] = np.where(weaker, nearby, level)[own]
+    by_ground = ndimage.binary_dilation(~mask)
+    return _cut(mask, strength, typical, by_ground), _cut(mask, strength, fuller, by_ground)
+
+
+def _cut(mask: np.ndarray, strength: np.ndarray, typical: np.ndarray, by_ground: np.ndarray) -> np.ndarray:
+    """Return the pixels of the blobs at least half as strong as `typical` there, holes filled
+    (`by_ground`: the pixels on the background or next to it)."""
     body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
     # Weak pixels inside a blob (a highlight, even one cut by the frame's edge) are holes to
     # fill; those joined to the background are the rim, and the notches between seeds.
     weak, _ = ndimage.label(mask & ~body)
-    rim = np.unique(weak[ndimage.binary_dilation(~mask) & (weak > 0)])
+    rim = np.unique(weak[by_ground & (weak > 0)])
     return body | ((weak > 0) & ~np.isin(weak, rim))

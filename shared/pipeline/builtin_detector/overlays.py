@@ -23,15 +23,22 @@ _SEED_THICKNESS = 0.55  # widest stroke over root of area: less for letters, 1.1
 _SEED_SOLIDITY = 0.9
 
 
-def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
+def drawn_shapes(mask: np.ndarray, min_side: float, holding: np.ndarray | None = None) -> np.ndarray:
     """Return the pixels of drawn shapes: badges, scale bars, frames. Their outline runs
     straight along a row for most of their width and along a column for most of their
     height; a seed's outline is curved (the frame's edge, which cuts seeds straight, is no
     outline; the flat arc of a seed cut lengthwise is straight one way only). A badge whose
     corners are rounded so far that its sides are short still fills nearly all its box; a
-    seed, an oval, fills about π/4 of it, even cut by one side of the frame."""
+    seed, an oval, fills about π/4 of it, even cut by one side of the frame.
+
+    With `holding`, the shapes are looked for on bodies whose soft rim was cut at a level:
+    only the pieces holding some of its pixels count (a badge holds its text and scale bar; a
+    small seed's body can be a rounded box too), and their outline need only run straight
+    within a pixel (a level cuts a drawn edge blurred by the lens or JPEG a pixel in or out)."""
     height, width = mask.shape
     outline = mask & ~ndimage.binary_erosion(mask, border_value=1)
+    if holding is not None:
+        outline = ndimage.binary_dilation(outline, ndimage.generate_binary_structure(2, 1)) & mask
     labels, _ = ndimage.label(mask)
     found = np.zeros_like(mask)
     for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
@@ -39,6 +46,8 @@ def drawn_shapes(mask: np.ndarray, min_side: float) -> np.ndarray:
         if max(h, w) < min_side or min(h, w) < 4:
             continue
         own = labels[rows, cols] == label
+        if holding is not None and not holding[rows, cols][own].any():
+            continue
         # A seed in a corner of the frame, cut by two of its sides, can fill its box too.
         sides = (rows.start == 0) + (cols.start == 0) + (rows.stop == height) + (cols.stop == width)
         badge = sides <= 1 and own.sum() >= _BADGE_FILL * h * w

@@ -17,12 +17,13 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom in working pixels, r
 
 
 def scored_boxes(
-    segments: np.ndarray, count: int, body: np.ndarray, strength: np.ndarray, thickness: np.ndarray,
-    min_side: float, rgb: np.ndarray, blobs: np.ndarray,
+    segments: np.ndarray, count: int, body: np.ndarray, fuller: np.ndarray, strength: np.ndarray,
+    thickness: np.ndarray, min_side: float, rgb: np.ndarray, blobs: np.ndarray,
 ) -> list[tuple[Box, float]]:
     """Return the box and confidence of each segment (labelled 1..count) that is a seed.
 
-    `body` is the seeds' pixels, `strength` how much each stands out from the background,
+    `body` is the seeds' pixels (`fuller`, cut from their blobs at a lower level),
+    `strength` how much each stands out from the background,
     `thickness` the width of the strokes through it and `min_side` a seed's least length;
     `rgb` is the picture and `blobs` every pixel that stands out (the ring round a piece skips them).
     """
@@ -33,9 +34,14 @@ def scored_boxes(
         contrasts = ndimage.mean(strength, segments, index)
     # How steeply each piece rises from the background, against its contrast: a seed's edge
     # is sharp, a patch of an uneven background (a gradient, a texture) fades in.
-    outline = body & ~ndimage.binary_erosion(body, border_value=1)
+    # Measured on the fuller bodies' outline: cut closer (at half its core's level), a faint
+    # seed's outline lies near the top of its flank, where the flank flattens out. Its pixels
+    # beyond the segments go to a segment within 2 px.
+    outline = fuller & ~ndimage.binary_erosion(fuller, border_value=1)
     ys, xs = np.nonzero(outline)
     owners = segments[ys, xs]
+    beyond = owners == 0
+    owners[beyond] = _largest_near(segments, ys[beyond], xs[beyond], 2)
     slope = np.bincount(owners, _slope_at(strength, ys, xs), minlength=count + 1)[1:]
     with np.errstate(invalid="ignore"):  # a piece with no outline of its own has no slope
         edges = np.nan_to_num(slope / np.bincount(owners, minlength=count + 1)[1:]) / contrasts
@@ -94,6 +100,16 @@ def _standout(rgb: np.ndarray, blobs: np.ndarray, segments: np.ndarray, label: i
     inside = np.stack([np.ones(len(px)), px - xs.mean(), py - ys.mean()], axis=1) @ plane
     step = float(np.linalg.norm(np.median(rgb[rows, cols][own] - inside, axis=0)))
     return step / max(noise, 1e-3)
+
+
+def _largest_near(labels: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
+    """Return the largest label within `reach` pixels each way of the pixels (ys, xs)."""
+    padded = np.pad(labels, reach)
+    found = np.zeros(len(ys), labels.dtype)
+    for dy in range(2 * reach + 1):
+        for dx in range(2 * reach + 1):
+            np.maximum(found, padded[ys + dy, xs + dx], out=found)
+    return found
 
 
 def _slope_at(values: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
