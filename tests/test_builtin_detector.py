@@ -116,6 +116,27 @@ def test_a_seeds_body_cut_at_its_core_is_no_badge(case: str, index: int, style: 
     assert_picture_exactly_right(make_picture(case, index, style))
 
 
+def test_a_seed_the_floods_line_bit_into_is_still_parted_by_colour() -> None:
+    from shared.pipeline.builtin_detector.colours import part_by_colour
+
+    # A small dark seed on a large pale one's edge, flooded with it, and a bite of it given
+    # to a third seed's segment by the flood's line: what is left is a crescent (tuning
+    # touching #100011 lost its small brown seed so), but the bite is its neighbour's, no bay.
+    shape = (170, 260)
+    large = ellipse(shape, 100, 70, 80, 45)
+    small = ellipse(shape, 130, 120, 24, 16) & ~large
+    neighbour = ellipse(shape, 140, 134, 14, 14) | ellipse(shape, 180, 148, 40, 18)
+    blob = (large | small) & ~neighbour
+    colours = np.full((*shape, 3), 0.95, np.float32)
+    colours[large] = (0.85, 0.78, 0.55)
+    colours[small] = (0.35, 0.2, 0.1)
+    assert part_by_colour(blob, colours, 100) is None
+    pieces = part_by_colour(blob, colours, 100, neighbour)
+    assert pieces is not None and len(pieces) == 2
+    seed = small & blob
+    assert max(np.count_nonzero(seed & piece) / np.count_nonzero(seed | piece) for piece in pieces) > 0.95
+
+
 @pytest.mark.parametrize(("case", "index"), [("touching", 550008), ("touching", 550018)])
 def test_seeds_of_two_kinds_by_the_frames_edge_are_no_letter(case: str, index: int) -> None:
     # Three seeds touching by the frame's edge, a chain as far from convex as a letter, were

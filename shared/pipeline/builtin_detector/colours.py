@@ -24,12 +24,14 @@ _ENCLOSED = 0.5  # a piece bordering one seed along this share of its outline, i
 
 
 def part_by_colour(
-    blob: np.ndarray, colours: np.ndarray, min_area: float
+    blob: np.ndarray, colours: np.ndarray, min_area: float, beside: np.ndarray | None = None
 ) -> tuple[np.ndarray, ...] | None:
     """Return the blob parted into its seeds by their colours, if it has two clearly
     different ones (seeds of two kinds), each in pieces shaped like seeds (two small seeds
     of one kind on a large one of another are three); a seed's own shading (a darker rim
-    round a paler middle) gives a ring, which is no seed.
+    round a paler middle) gives a ring, which is no seed. `beside` is the pixels of the
+    seeds next to the blob: a seed the line to one of them bit into is still about convex
+    with that bite.
 
     The colours themselves first, then their hue alone (each over its brightness): shading,
     blotches and speckles darken a seed without changing its hue, so two seeds of one
@@ -51,7 +53,7 @@ def part_by_colour(
         nearest = ndimage.distance_transform_edt(side == 0, return_indices=True)[1]
         side = np.where(inner, side[nearest[0], nearest[1]], 0)
         # Each colour's seeds: its pieces of a seed's size and shape, together most of it.
-        kinds = [_seeds_of(side == k, min_area) for k in (1, 2)]
+        kinds = [_seeds_of(side == k, min_area, beside) for k in (1, 2)]
         if not all(kinds):
             continue
         if features is hue and _whitened(*(colours[matte & np.any(kind, axis=0)] for kind in kinds)):
@@ -67,10 +69,11 @@ def part_by_colour(
     return None
 
 
-def _seeds_of(colour: np.ndarray, min_area: float) -> list[np.ndarray]:
+def _seeds_of(colour: np.ndarray, min_area: float, beside: np.ndarray | None) -> list[np.ndarray]:
     """Return the pieces of one colour's pixels that are seeds, each of a seed's size and
     shape (a strip along a line is not, nor a ring, a seed's shaded rim round its paler
-    middle), if they hold most of its pixels; else none."""
+    middle; the `beside` pixels, a neighbour's, in its hull are no bay), if they hold most
+    of its pixels; else none."""
     parts, n = ndimage.label(colour)
     sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
     seeds = []
@@ -80,7 +83,7 @@ def _seeds_of(colour: np.ndarray, min_area: float) -> list[np.ndarray]:
         area = piece.sum()
         width = 2 * ndimage.distance_transform_edt(piece).max()
         if (sizes[k - 1] >= _RING * area and width >= MIN_STROKE * np.sqrt(area)
-                and solidity(piece) >= _PIECE_SOLIDITY):
+                and solidity(piece, beside) >= _PIECE_SOLIDITY):
             seeds.append(piece)
     return seeds if sum(piece.sum() for piece in seeds) >= 0.8 * sizes.sum() else []
 

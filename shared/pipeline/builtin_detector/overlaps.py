@@ -58,11 +58,14 @@ def cut_overlaps(
         area = blob.sum()
         # A thin piece (a scale bar with its end ticks) is no pair of seeds, whatever its notches.
         wide = 2 * ndimage.distance_transform_edt(np.pad(blob, 1)).max() >= 0.3 * np.sqrt(area)
-        open_ = blobs.labels[rows, cols] == 0  # notches open onto the background, not onto a neighbour
+        in_blob = blobs.labels[rows, cols]
+        open_ = in_blob == 0  # notches open onto the background, not onto a neighbour
+        # The flood's line may bite into a seed of the other colour: the bite is its neighbour's.
+        beside = (in_blob == within) & ~blob
         halves = None
         if area >= 2 * min_area and wide:
             halves = (cut_between_notches(blob, open_, min_area)
-                      or part_by_colour(blob, blobs.smoothed(within, (rows, cols)), min_area)
+                      or part_by_colour(blob, blobs.smoothed(within, (rows, cols)), min_area, beside)
                       or cut_between_notches(blob, open_, min_area, one_deep=True)
                       or cut_from_notch(blob, open_, min_area))
         if halves is None:

@@ -58,11 +58,19 @@ def convex_hull(blob: np.ndarray) -> ConvexHull | None:
         return None
 
 
-def solidity(blob: np.ndarray) -> float:
+def solidity(blob: np.ndarray, hidden: np.ndarray | None = None) -> float:
     """Return the share of its convex hull a blob fills: 1 if convex, less if it has bays.
-    The hull runs through pixel centres: half a pixel of outline is missing from its area."""
+    The hull runs through pixel centres: half a pixel of outline is missing from its area.
+    The `hidden` pixels in the hull (another seed's, over part of this one) are no bay."""
     hull = convex_hull(blob)
-    return 0.0 if hull is None else float(blob.sum() / (hull.volume + hull.area / 2))
+    if hull is None:
+        return 0.0
+    area = hull.volume + hull.area / 2
+    if hidden is not None:
+        ys, xs = np.nonzero(hidden)
+        inside = hull.equations[:, :2] @ np.stack([xs, ys]) + hull.equations[:, 2:] <= 0
+        area -= np.count_nonzero(inside.all(axis=0))
+    return float(min(1.0, blob.sum() / max(area, 1.0)))
 
 
 def largest_pieces(labels: np.ndarray, present: list[int]) -> np.ndarray:
