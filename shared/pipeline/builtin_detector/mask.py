@@ -84,36 +84,59 @@ def bodies(mask: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, np.ndarr
     are measured against those (cut closer, a bold letter is as thick as a seed).
     """
     blobs, count = ndimage.label(mask)
-    typical = np.concatenate(([np.inf], ndimage.mean(strength, blobs, np.arange(1, count + 1))))[blobs]
-    fuller = typical.copy()
+    means = ndimage.mean(strength, blobs, np.arange(1, count + 1))
+    body, fuller = np.zeros_like(mask), np.zeros_like(mask)
     size = int(_LOCAL_SIDE * max(mask.shape)) | 1
+    height, width = mask.shape
+    # Blob by blob on its box: levels over the whole frame cost more than the cuts.
     for label, where in enumerate(ndimage.find_objects(blobs), start=1):
         own = blobs[where] == label
-        if own.sum() <= size * size:
-            continue  # one seed at most, its rim a large part of it: the blob's mean holds
-        sure = own & (strength[where] >= SURE_LEVEL)
-        core = ndimage.binary_erosion(sure, iterations=size // 4)
-        if not core.any():
-            continue  # no sure pixel away from the edge to judge by
-        nearby = ndimage.uniform_filter(np.where(core, strength[where], 0), size, mode="constant")
-        share = ndimage.uniform_filter(core.astype(nearby.dtype), size, mode="constant")
-        nearby /= np.maximum(share, 1e-6)  # no core pixel nearby: 0, the blob's level stays
-        # A halo is told by the mean of all the sure pixels: the core's, higher, would take a
-        # dark seed beside bright ones for one.
-        floor = 0.25 * float(strength[where][sure].mean())
-        for levels, level in ((typical, float(strength[where][core].mean())), (fuller, 4 * floor)):
-            weaker = (nearby < level) & (nearby >= floor)
-            levels[where][own] = np.where(weaker, nearby, level)[own]
-    by_ground = ndimage.binary_dilation(~mask)
-    return _cut(mask, strength, typical, by_ground), _cut(mask, strength, fuller, by_ground)
+        rows, cols = where
+        at_edge = (rows.start == 0, rows.stop == height, cols.start == 0, cols.stop == width)
+        for cut, level in zip((body, fuller), _levels(own, strength[where], float(means[label - 1]), size),
+                              strict=True):
+            cut[where] |= _cut(own, strength[where], level, at_edge)
+    return body, fuller
 
 
-def _cut(mask: np.ndarray, strength: np.ndarray, typical: np.ndarray, by_ground: np.ndarray) -> np.ndarray:
-    """Return the pixels of the blobs at least half as strong as `typical` there, holes filled
-    (`by_ground`: the pixels on the background or next to it)."""
-    body = mask & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
+def _levels(own: np.ndarray, strength: np.ndarray, mean: float, size: int) -> tuple[np.ndarray | float, ...]:
+    """Return the typical strength of a blob's seeds (`own`, on its box) at each of its pixels,
+    for its body and for its fuller body (see `bodies`); `mean` is the blob's mean strength."""
+    if own.sum() <= size * size:
+        return mean, mean  # one seed at most, its rim a large part of it: the blob's mean holds
+    sure = own & (strength >= SURE_LEVEL)
+    core = ndimage.binary_erosion(sure, iterations=size // 4)
+    if not core.any():
+        return mean, mean  # no sure pixel away from the edge to judge by
+    nearby = ndimage.uniform_filter(np.where(core, strength, 0), size, mode="constant")
+    share = ndimage.uniform_filter(core.astype(nearby.dtype), size, mode="constant")
+    nearby /= np.maximum(share, 1e-6)  # no core pixel nearby: 0, the blob's level stays
+    # A halo is told by the mean of all the sure pixels: the core's, higher, would take a
+    # dark seed beside bright ones for one.
+    floor = 0.25 * float(strength[sure].mean())
+    return tuple(np.where((nearby < level) & (nearby >= floor), nearby, level).astype(np.float64)
+                 for level in (float(strength[core].mean()), 4 * floor))
+
+
+def _cut(
+    own: np.ndarray, strength: np.ndarray, typical: np.ndarray | float, at_edge: tuple[bool, ...]
+) -> np.ndarray:
+    """Return the pixels of a blob (`own`, on its box) at least half as strong as `typical`
+    there, holes filled; `at_edge` tells which sides of the box (top, bottom, left, right) are
+    the frame's edge."""
+    body = own & (strength >= np.maximum(WEAK_LEVEL, 0.5 * typical))
     # Weak pixels inside a blob (a highlight, even one cut by the frame's edge) are holes to
     # fill; those joined to the background are the rim, and the notches between seeds.
-    weak, _ = ndimage.label(mask & ~body)
-    rim = np.unique(weak[by_ground & (weak > 0)])
-    return body | ((weak > 0) & ~np.isin(weak, rim))
+    weak, count = ndimage.label(own & ~body)
+    if count == 0:
+        return body
+    # By the background: a pixel with one of its four neighbours off the blob, inside the
+    # frame (beyond the box is background, as a blob is in one piece; beyond the frame is not).
+    padded = np.pad(own, 1)
+    for side, edge in zip((padded[0], padded[-1], padded[:, 0], padded[:, -1]), at_edge, strict=True):
+        side[:] = edge
+    surrounded = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    hole = np.ones(count + 1, bool)
+    hole[0] = False
+    hole[weak[~surrounded & (weak > 0)]] = False
+    return body | hole[weak]
