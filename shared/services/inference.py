@@ -14,6 +14,7 @@ from shared.db.pool import Connection
 from shared.db.queries import inferences, pictures, pipelines
 from shared.db.queries.inferences import BoxRow, GuessRow, InferenceRow
 from shared.errors import NotFound
+from shared.memory import large_arrays_reused
 from shared.picture_blobs import NewPicture, stored_picture
 from shared.pipeline.postprocess import Box, label_colors, postprocess
 from shared.pipeline.runner import PipelineRun, run_pipeline
@@ -37,6 +38,7 @@ class InferenceRequest:
     color_format: str  # of postprocess.COLOR_FORMATS
 
 
+@large_arrays_reused()  # a picture's buffers, decoded pixels and crops come and go
 def run_inference(req: InferenceRequest) -> dict:
     """Run the pipeline on the picture and store the picture (blob and row), the inference
     and its boxes in the user's folder, all or nothing; return the inference object.

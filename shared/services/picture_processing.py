@@ -17,6 +17,7 @@ from shared.db import connection
 from shared.db.queries import picture_processing as queries
 from shared.errors import ConfigurationError, NotFound
 from shared.images import DecodedImage, sha256_hex
+from shared.memory import large_arrays_reused
 from shared.picture_blobs import thumbnail_blob_name
 from shared.services.image_checks import CheckedImage, inspect_decoded, inspect_image
 from shared.settings import get_settings
@@ -84,6 +85,7 @@ def _wait_for_row(container: str, blob_name: str) -> queries.BlobPicture | None:
         time.sleep(min(_ROW_POLL_S, ROW_GRACE_S - age_s))
 
 
+@large_arrays_reused()  # the blob's bytes, decoded pixels and thumbnail come and go
 def process_picture(path: str, data: bytes) -> bool:
     """Post-process the picture blob at `path` ("<container>/<blob name>", as the host names
     it) holding `data`: write its thumbnail when it decodes (remove a stale one when it

@@ -4,8 +4,7 @@
 strength against it (background.py), the seeds' mask (mask.py), the microscope's overlays
 left out (overlays.py), touching seeds cut at the necks of their distance map
 (watershed.py), seeds over each other's edge parted (overlaps.py, by notches.py and
-colours.py), and each seed's box and score (scoring.py); memory.py keeps freed memory for
-the next array. numpy and scipy load on first use.
+colours.py), and each seed's box and score (scoring.py). numpy and scipy load on first use.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ import numpy as np
 from scipy import ndimage
 
 from shared import images
+from shared.memory import large_arrays_reused
 from shared.pipeline.builtin_detector.background import fit_background, pixel_strength
 from shared.pipeline.builtin_detector.colours import BlobColours, follow_colour_edges, merge_enclosed
 from shared.pipeline.builtin_detector.mask import SURE_LEVEL, WEAK_LEVEL, bodies, fill_holes, seed_mask
-from shared.pipeline.builtin_detector.memory import keep_freed_memory
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
 from shared.pipeline.builtin_detector.overlays import drawn_shapes, letter_pieces, text_lines
 from shared.pipeline.builtin_detector.pixels import local_max, local_mean, luma_of
@@ -29,9 +29,8 @@ _WORK_SIDE_PX = 1024  # longest side of the working copy: small seeds keep ~15 p
 _MIN_SIDE_FRACTION = 0.015  # a seed is at least this long, relative to the longest side
 _PAGE_LINES = 12  # lines of text that make a page: a microscope's overlays hold a few
 
-keep_freed_memory()  # frame-sized arrays come and go at every step
 
-
+@large_arrays_reused()  # frame-sized arrays come and go at every step
 def detect_seeds(image: Image) -> list[Detection]:
     """Return one `seed` box per seed in an upright picture, top to bottom then left to right.
 
