@@ -8,8 +8,8 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and `UNSEEN`, `BLIND`, `SEALED` and `LOCKED` more, each
-made the same way one round later than the one before.
+to judge it on pictures it never saw, and ten more (`UNSEEN` to `COVERT`), each made the same
+way one round later than the one before.
 """
 
 from __future__ import annotations
@@ -458,7 +458,6 @@ SHROUDED = Style(
 )
 
 
-
 # Written during the round after SHROUDED's run, while that round's work on the detector went on;
 # seen by nobody working on the detector.
 CLOAKED = Style(
@@ -492,6 +491,42 @@ CLOAKED = Style(
     text_height=(0.02, 0.051),
     overlay_margin=(0.0, 0.039),
 )
+
+
+# Written during the round after CLOAKED's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+COVERT = Style(
+    camera_sizes=((800, 600), (1024, 768), (1366, 768), (1600, 900), (2000, 1500), (2400, 1350),
+                  (2592, 1944)),
+    formats=("PNG", "JPEG", "TIFF"),
+    jpeg_quality=(57, 92),
+    noise_sigma=(0.95, 5.1),
+    blur=(0.06, 1.58),
+    vignette=(0.015, 0.35),
+    shadow=(0.02, 0.168),
+    seed_colours={
+        "straw": (210, 184, 128), "ash": (88, 90, 94), "cinnamon": (170, 96, 56),
+        "sage": (124, 130, 86), "bone": (226, 218, 198), "umber": (100, 62, 40),
+        "aubergine": (88, 52, 80), "honey": (196, 140, 60),
+    },
+    seed_length=(0.047, 0.307),
+    seed_aspect=(0.32, 0.93),
+    seed_wobble=0.051,
+    seed_texture=0.097,
+    speckled=0.32,
+    bright_backgrounds=((240, 238, 234), (230, 234, 238), (248, 246, 240), (226, 230, 226)),
+    dark_backgrounds=((12, 14, 16), (28, 24, 36), (36, 32, 24), (22, 20, 24), (28, 34, 38)),
+    coloured_backgrounds=((86, 112, 164), (192, 136, 100), (96, 152, 116), (158, 126, 176),
+                          (210, 196, 124), (122, 124, 128)),
+    fonts=("LiberationSansNarrow-Italic.ttf", "DejaVuSerifCondensed-Italic.ttf", "LiberationMono-Italic.ttf",
+           "DejaVuSansMono-BoldOblique.ttf", "LiberationSans-Bold.ttf", None),
+    bold=0.33,
+    scale_labels=("0.75 mm", "2.5 mm", "80 µm", "10 mm", "450 µm", "60um"),
+    magnification_labels=("12.5x", "Zoom 5X", "x25", "Obj. 8x", "M 20x", "2026-12-07 19:05"),
+    text_height=(0.021, 0.05),
+    overlay_margin=(0.0, 0.04),
+)
+
 
 @dataclass(frozen=True)
 class Picture:
