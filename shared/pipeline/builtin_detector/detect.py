@@ -14,7 +14,7 @@ from shared.pipeline.builtin_detector.colours import BlobColours, follow_colour_
 from shared.pipeline.builtin_detector.mask import SURE_LEVEL, WEAK_LEVEL, bodies, fill_holes, seed_mask
 from shared.pipeline.builtin_detector.overlaps import cut_overlaps
 from shared.pipeline.builtin_detector.overlays import drawn_shapes, letter_pieces, text_lines
-from shared.pipeline.builtin_detector.pixels import local_max, local_mean, luma_of
+from shared.pipeline.builtin_detector.pixels import closed_3x3, local_max, local_mean, luma_of
 from shared.pipeline.builtin_detector.scoring import scored_boxes
 from shared.pipeline.builtin_detector.shapes import MIN_STROKE, stroke_widths
 from shared.pipeline.builtin_detector.watershed import split_at_necks
@@ -76,7 +76,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     # strongest nearby, pinholes closed (a faint seed's noise makes them): a seed's coat is
     # one piece, a line stays as thin as it was and a letter keeps its bays.
     stroked = (sharp >= WEAK_LEVEL) & (sharp >= half_peak)
-    stroked = ndimage.binary_closing(stroked, np.ones((3, 3)))
+    stroked = closed_3x3(stroked)
     # The frame's edge counts as background here: a fibre cut by the edge is still thin.
     thickness = stroke_widths(stroked, fuller)
     # Letters of a label the text rows missed (a bold or monospaced font, letters touching),
@@ -93,7 +93,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     body &= np.concatenate(([False], ~dropped))[pieces]
     # The seeds' blobs, labelled once for the steps that part touching seeds.
     seed_blobs = BlobColours(rgb, ndimage.label(body)[0])
-    segments, count = split_at_necks(seed_blobs.labels, min_side / 5)
+    segments, count = split_at_necks(seed_blobs.labels, seed_blobs.boxes, min_side / 5)
     segments, count = cut_overlaps(segments, count, seed_blobs, min_area)
     segments = merge_enclosed(follow_colour_edges(segments, seed_blobs))
     if count == 0:
