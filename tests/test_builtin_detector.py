@@ -564,13 +564,18 @@ def ellipse(
 
 
 def test_pieces_one_ellipse_fits_are_joined_and_two_seeds_stay_apart() -> None:
+    from shared.pipeline.builtin_detector.colours import BlobColours
     from shared.pipeline.builtin_detector.overlaps import join_pieces_of_one_seed
 
     shape = (200, 320)
     grey = np.full((*shape, 3), 0.4, np.float32)
+
+    def joined_up(segments: np.ndarray) -> np.ndarray:  # the pieces in one blob
+        return join_pieces_of_one_seed(segments, BlobColours(grey, (segments > 0).astype(np.int32)))
+
     one = ellipse(shape, 160, 100, 90, 25, 0.3)
     cut = np.where(one, np.where(np.mgrid[0:200, 0:320][1] < 130, 1, 2), 0)  # across, off-centre
-    joined = join_pieces_of_one_seed(cut, grey)
+    joined = joined_up(cut)
     assert set(np.unique(joined[one])) == {1}
     # Two seeds side by side, the second resting a third of its width over the first's edge;
     # a small one on the end of a large one: two ellipses fit them far better than one.
@@ -579,7 +584,7 @@ def test_pieces_one_ellipse_fits_are_joined_and_two_seeds_stay_apart() -> None:
     large, small = ellipse(shape, 120, 100, 60, 40), ellipse(shape, 195, 100, 20, 14)
     knob = np.where(large, 1, np.where(small, 2, 0))
     for seeds in (pair, knob):
-        assert np.array_equal(join_pieces_of_one_seed(seeds, grey), seeds)
+        assert np.array_equal(joined_up(seeds), seeds)
 
 
 def test_two_small_seeds_of_one_kind_on_a_large_seed_of_another_are_three() -> None:

@@ -28,14 +28,15 @@ _MIN_NOTCH = 2.0  # pixels: a notch in an outline, not the wobble of a seed's co
 
 
 def cut_between_notches(
-    blob: np.ndarray, background: np.ndarray, min_area: float, *, one_deep: bool = False
+    blob: np.ndarray, background: np.ndarray, min_area: float, *, one_deep: bool = False,
+    hull: ConvexHull | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return the blob cut in two at its best pair of notches, both deep against the
     smaller piece, or None if it has none. With `one_deep`, the other notch may be shallow:
     a seed resting on another's edge crosses its outline in a deep notch on one side and,
     on the other, often a shallow one; but a corner left by an earlier cut is shallow too,
-    so that is the last resort."""
-    hull = convex_hull(blob)
+    so that is the last resort. `hull` is the blob's `convex_hull`, if known."""
+    hull = hull if hull is not None else convex_hull(blob)
     if hull is None or blob.sum() >= 0.995 * hull.volume:
         return None  # convex: one seed
     depth = _bay_depth(blob, background, hull)
@@ -62,7 +63,7 @@ def cut_between_notches(
 
 
 def cut_from_notch(
-    blob: np.ndarray, background: np.ndarray, min_area: float
+    blob: np.ndarray, background: np.ndarray, min_area: float, hull: ConvexHull | None = None
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return a blob that is clearly not convex cut in two by a straight line from the apex of
     its deepest notch (where the outlines cross, deepest below the bay's mouth), the line
@@ -70,9 +71,10 @@ def cut_from_notch(
 
     Two seeds side by side, one across the other's end (an L or a T), leave one deep notch
     and, on the other side, a shallow one or none; a single seed half hidden under another
-    is bitten by a wide bay, and no straight cut leaves it in two convex pieces.
+    is bitten by a wide bay, and no straight cut leaves it in two convex pieces. `hull` is
+    the blob's `convex_hull`, if known.
     """
-    hull = convex_hull(blob)
+    hull = hull if hull is not None else convex_hull(blob)
     if hull is None:
         return None
     whole = float(blob.sum() / (hull.volume + hull.area / 2))

@@ -19,6 +19,7 @@ from shared.pipeline.builtin_detector.notches import cut_between_notches, cut_fr
 from shared.pipeline.builtin_detector.shapes import (
     beside_outline,
     box_around,
+    convex_hull,
     dilated,
     distance_within,
     ellipse_inside,
@@ -56,43 +57,68 @@ def cut_overlaps(
     while pending:
         rows, cols, blob, within = pending.pop()
         area = blob.sum()
-        # A thin piece (a scale bar with its end ticks) is no pair of seeds, whatever its notches.
-        wide = 2 * ndimage.distance_transform_edt(np.pad(blob, 1)).max() >= 0.3 * np.sqrt(area)
-        in_blob = blobs.labels[rows, cols]
-        open_ = in_blob == 0  # notches open onto the background, not onto a neighbour
-        # The flood's line may bite into a seed of the other colour: the bite is its neighbour's.
-        beside = (in_blob == within) & ~blob
         halves = None
-        if area >= 2 * min_area and wide:
-            halves = (cut_between_notches(blob, open_, min_area)
+        if area >= 2 * min_area and _wide(blob, area):
+            in_blob = blobs.labels[rows, cols]
+            open_ = in_blob == 0  # notches open onto the background, not onto a neighbour
+            # The flood's line may bite into a seed of the other colour: the bite is its neighbour's.
+            beside = (in_blob == within) & ~blob
+            hull = convex_hull(blob)  # the notch steps' each
+            halves = (cut_between_notches(blob, open_, min_area, hull=hull)
                       or part_by_colour(blob, blobs.smoothed(within, (rows, cols)), min_area, beside)
-                      or cut_between_notches(blob, open_, min_area, one_deep=True)
-                      or cut_from_notch(blob, open_, min_area))
+                      or cut_between_notches(blob, open_, min_area, one_deep=True, hull=hull)
+                      or cut_from_notch(blob, open_, min_area, hull))
         if halves is None:
             out[rows, cols][blob] = total + 1
             total += 1
             continue
         pending.extend((rows, cols, half, within) for half in halves)
-    laid = lay_lines_on_upper_seeds(join_pieces_of_one_seed(out, blobs.rgb), blobs)
-    return join_pieces_of_one_seed(laid, blobs.rgb), total
+    laid = lay_lines_on_upper_seeds(join_pieces_of_one_seed(out, blobs), blobs)
+    return join_pieces_of_one_seed(laid, blobs), total
 
 
-def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """Return the segments with touching pieces that one ellipse fits as well as two put
-    back together, the best fitted first: a seed cut in two by a ragged outline or a false
-    neck. Two seeds in contact, even one resting a third of its width over the other, are
-    fitted by two ellipses better than by one by a quarter of the smaller or more; one seed
-    cut in two is fitted worse by two half ellipses. Pieces of two clearly different colours
-    stay apart: two kinds of seed."""
-    pairs = _touching_pairs(segments)
+def _wide(piece: np.ndarray, area: int) -> bool:
+    """Whether a piece is wide enough to be two seeds: a thin one (a scale bar with its end
+    ticks) is none, whatever its notches."""
+    return bool(2 * ndimage.distance_transform_edt(np.pad(piece, 1)).max() >= 0.3 * np.sqrt(area))
+
+
+def join_pieces_of_one_seed(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:
+    """Return the segments (each inside one of the `blobs`) with touching pieces that one
+    ellipse fits as well as two put back together, the best fitted first: a seed cut in two
+    by a ragged outline or a false neck. Two seeds in contact, even one resting a third of
+    its width over the other, are fitted by two ellipses better than by one by a quarter of
+    the smaller or more; one seed cut in two is fitted worse by two half ellipses. Pieces of
+    two clearly different colours stay apart: two kinds of seed. Blob by blob on its box:
+    pieces of two blobs never touch, and the frame holds few pairs."""
+    out = segments
+    for label, (rows, cols) in enumerate(blobs.boxes, start=1):
+        own = blobs.labels[rows, cols] == label
+        seg = np.where(own, segments[rows, cols], 0)
+        joined = _joins(seg, blobs.rgb, (rows.start, cols.start))
+        if joined is None:
+            continue
+        if out is segments:
+            out = segments.copy()
+        lookup = np.arange(seg.max() + 1, dtype=seg.dtype)
+        for piece, into in joined.items():
+            lookup[piece] = into
+        out[rows, cols][own] = lookup[seg[own]]
+    return out
+
+
+def _joins(seg: np.ndarray, rgb: np.ndarray, origin: tuple[int, int]) -> dict[int, int] | None:
+    """Return which piece each touching piece of one blob's segments (`seg`, on its box at
+    `origin` in the picture `rgb`) joins, None if none does (`join_pieces_of_one_seed`)."""
+    pairs = _touching_pairs(seg)
     if not pairs:
-        return segments
-    boxes = ndimage.find_objects(segments)
+        return None
+    boxes = ndimage.find_objects(seg)
     pixels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for label in {k for pair in pairs for k in pair}:
         rows, cols = boxes[label - 1]
-        ys, xs = np.nonzero(segments[rows, cols] == label)
-        pixels[label] = (ys + rows.start, xs + cols.start)
+        ys, xs = np.nonzero(seg[rows, cols] == label)
+        pixels[label] = (ys + rows.start + origin[0], xs + cols.start + origin[1])
     joined = {label: label for label in pixels}
     # Each piece's colour and misfit, measured once for all its pairs (again once it grows).
     colour_of: dict[int, tuple[np.ndarray, float]] = {}
@@ -134,12 +160,7 @@ def join_pieces_of_one_seed(segments: np.ndarray, rgb: np.ndarray) -> np.ndarray
         gains = {pair: g for pair, g in gains.items() if p not in pair and q not in pair}
         for k in neighbours:
             gains[(min(p, k), max(p, k))] = gain(min(p, k), max(p, k))
-    if all(label == into for label, into in joined.items()):
-        return segments
-    lookup = np.arange(segments.max() + 1, dtype=segments.dtype)
-    for label, into in joined.items():
-        lookup[label] = into
-    return lookup[segments]
+    return None if all(label == into for label, into in joined.items()) else joined
 
 
 def lay_lines_on_upper_seeds(segments: np.ndarray, blobs: BlobColours) -> np.ndarray:

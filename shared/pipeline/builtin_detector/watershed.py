@@ -13,8 +13,11 @@ _LINE_BAND = 0.25  # pixels this far from the line, against the seed's radius, m
 _SETTLE_ROUNDS = 2  # ellipses fitted, pixels moved: twice settles the line
 
 
-def split_at_necks(blobs: np.ndarray, min_radius: float) -> tuple[np.ndarray, int]:
-    """Return the blobs (labelled 1..n) cut into seeds, labelled 1..count: touching seeds apart.
+def split_at_necks(
+    blobs: np.ndarray, boxes: list[tuple[slice, slice]], min_radius: float
+) -> tuple[np.ndarray, int]:
+    """Return the blobs (labelled 1..n, on these `boxes`, `ndimage.find_objects`') cut into
+    seeds, labelled 1..count: touching seeds apart.
 
     Each blob is cut along the necks of its distance to the background: two seeds in contact
     meet at a neck clearly narrower than the smaller of them, while one elongated seed has a
@@ -22,7 +25,7 @@ def split_at_necks(blobs: np.ndarray, min_radius: float) -> tuple[np.ndarray, in
     """
     segments = np.zeros(blobs.shape, np.int32)
     total = 0
-    for label, (rows, cols) in enumerate(ndimage.find_objects(blobs), start=1):
+    for label, (rows, cols) in enumerate(boxes, start=1):
         # The distance on the blob's box and a ring of background around it, not on the frame:
         # the same, as the pixel nearest any of a blob's that is not its own is background.
         top, left = max(0, rows.start - 1), max(0, cols.start - 1)
