@@ -98,6 +98,22 @@ def seed_with_highlight(
     return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
 
 
+# Low JPEG qualities and a strong vignette: a gradient with its noise smoothed flat.
+_FLATTENED = replace(FRESH, formats=("JPEG",), jpeg_quality=(35, 60), noise_sigma=(3.0, 8.0),
+                     vignette=(0.3, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("case", "index", "style"), [("overlay", 600013, FRESH), ("no-seed", 26, _FLATTENED)],
+    ids=["the 5 of a '5 mm' label", "a smooth gradient saved as JPEG"],
+)
+def test_what_has_no_camera_noise_is_no_seed(case: str, index: int, style: Style) -> None:
+    # A label's solid letter and a patch of a gradient whose noise the JPEG smoothed away
+    # were boxed: their pixels are as flat as a fill, flatter than the camera left the
+    # background; a photographed seed's never are.
+    assert_picture_exactly_right(make_picture(case, index, style))
+
+
 @pytest.mark.parametrize("index", [500000, 500003, 500008])
 def test_a_seed_on_a_dark_ground_is_cut_at_half_its_core(index: int) -> None:
     # Judged against the mean of all its sure pixels, diluted by its rim and the dark ground's

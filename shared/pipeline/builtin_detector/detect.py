@@ -98,7 +98,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     segments = merge_enclosed(follow_colour_edges(segments, seed_blobs))
     if count == 0:
         return []
-    found = scored_boxes(segments, count, body, fuller, strength, thickness, min_side, rgb, blobs)
+    found = scored_boxes(segments, count, body, fuller, strength, thickness, min_side, rgb, blobs, fit[1])
 
     detections = []
     for box, confidence in sorted(found, key=lambda item: (item[0][1], item[0][0])):
