@@ -36,10 +36,15 @@ ARENA_MAX = 2
 # copy) is 14 MiB, and a picture's arrays take well under this many at once.
 LARGE_ARRAY_BYTES = 32 << 20
 KEPT_FREE_BYTES = 256 << 20
+# Blocks other threads took from the heaps while the window was open and free just after it
+# closes (a request's body, which the host drops once the answer is sent) stay resident, in
+# the middle of a heap, until something trims: the window's end trims again this much later.
+LATE_TRIM_S = 2.0
 
 _tuned = False
 _reusing = 0  # blocks inside large_arrays_reused, on all threads
 _reusing_lock = threading.Lock()
+_late_trim: threading.Timer | None = None  # the one pending, if any
 
 
 @cache
@@ -71,7 +76,7 @@ def large_arrays_reused() -> Iterator[None]:
     The built-in detector makes and drops dozens of frame-sized arrays: each mapped afresh
     and its pages faulted in one by one took a third of its time (about 50,000 faults per
     1920x1080 picture; about 5,000 this way, the first use of each block)."""
-    global _reusing
+    global _reusing, _late_trim
     libc = _glibc()
     if libc is None:
         yield
@@ -90,3 +95,16 @@ def large_arrays_reused() -> Iterator[None]:
                 libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
                 libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
                 libc.malloc_trim(0)
+                if _late_trim is None:
+                    _late_trim = threading.Timer(LATE_TRIM_S, _trim_late, (libc,))
+                    _late_trim.daemon = True
+                    _late_trim.start()
+
+
+def _trim_late(libc: ctypes.CDLL) -> None:
+    """Give back the free pages again, unless a window has opened since (its end will)."""
+    global _late_trim
+    with _reusing_lock:
+        _late_trim = None
+        if _reusing == 0:
+            libc.malloc_trim(0)

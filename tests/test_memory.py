@@ -1,6 +1,7 @@
 """shared.memory: glibc takes the malloc settings that keep the serving process's memory
-flat (the effect itself is measured by bench/bench_memory.py), and reuses freed large
-blocks only while the built-in detector runs."""
+flat (the effect itself is measured by bench/bench_memory.py), reuses freed large
+blocks only while the built-in detector runs, and gives back soon after what was freed once
+the window had closed."""
 
 from __future__ import annotations
 
@@ -38,6 +39,35 @@ with large_arrays_reused():
 print(outside, inside, second_block_faults(size), size // resource.getpagesize())
 """
 
+# A block taken from the heap inside the window and freed after it closed, below another one:
+# the pages given back LATE_TRIM_S after the window closed.
+_LATE = """
+import ctypes, resource, time
+from shared import memory
+
+memory.LATE_TRIM_S = 0.2
+page = resource.getpagesize()
+
+def resident():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1])
+
+size = 8 * 1024 * 1024
+with memory.large_arrays_reused():
+    block = ctypes.create_string_buffer(size)  # zero-filled: its pages resident
+    above = ctypes.create_string_buffer(1024 * 1024)  # the block is not the heap's top
+del block
+held = resident()
+time.sleep(1.0)
+print(held - resident(), size // page)
+"""
+
+
+def _run(script: str) -> list[int]:
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    return [int(word) for word in run.stdout.split()]
+
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
 def test_glibc_takes_the_settings():
@@ -46,9 +76,13 @@ def test_glibc_takes_the_settings():
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
 def test_large_blocks_are_reused_only_inside_the_window():
-    run = subprocess.run([sys.executable, "-c", _FAULTS], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
-    before, inside, after, pages = map(int, run.stdout.split())
+    before, inside, after, pages = _run(_FAULTS)
     assert before > pages // 2  # mapped afresh: every page faults
     assert inside < pages // 10  # the freed block, its pages kept
     assert after > pages // 2  # the settings restored
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the settings are glibc's")
+def test_what_is_freed_after_the_window_closed_is_given_back_soon():
+    given_back, pages = _run(_LATE)
+    assert given_back > pages * 3 // 4
