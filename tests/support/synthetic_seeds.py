@@ -8,7 +8,7 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and ten more (`UNSEEN` to `COVERT`), each made the same
+to judge it on pictures it never saw, and eleven more (`UNSEEN` to `MASKED`), each made the same
 way one round later than the one before.
 """
 
@@ -525,6 +525,41 @@ COVERT = Style(
     magnification_labels=("12.5x", "Zoom 5X", "x25", "Obj. 8x", "M 20x", "2026-12-07 19:05"),
     text_height=(0.021, 0.05),
     overlay_margin=(0.0, 0.04),
+)
+
+
+# Written during the round after COVERT's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+MASKED = Style(
+    camera_sizes=((720, 540), (1152, 864), (1280, 800), (1680, 1050), (1920, 1200), (2304, 1296),
+                  (2560, 1920)),
+    formats=("JPEG", "PNG", "TIFF"),
+    jpeg_quality=(55, 93),
+    noise_sigma=(0.9, 5.2),
+    blur=(0.05, 1.6),
+    vignette=(0.01, 0.37),
+    shadow=(0.02, 0.172),
+    seed_colours={
+        "wheat": (214, 190, 136), "slate": (84, 88, 96), "rust": (164, 88, 50),
+        "fern": (118, 128, 80), "ivory": (230, 224, 204), "cocoa": (104, 66, 44),
+        "plum": (92, 54, 84), "mustard": (192, 150, 56),
+    },
+    seed_length=(0.045, 0.308),
+    seed_aspect=(0.31, 0.94),
+    seed_wobble=0.053,
+    seed_texture=0.099,
+    speckled=0.31,
+    bright_backgrounds=((236, 238, 240), (242, 240, 232), (228, 232, 230), (246, 244, 244)),
+    dark_backgrounds=((16, 14, 12), (24, 26, 34), (38, 30, 26), (20, 22, 22), (32, 30, 40)),
+    coloured_backgrounds=((90, 120, 160), (198, 144, 92), (104, 146, 108), (160, 132, 172),
+                          (206, 190, 128), (130, 126, 124)),
+    fonts=("DejaVuSans-BoldOblique.ttf", "LiberationSerif-Italic.ttf", "DejaVuSansMono.ttf",
+           "LiberationSansNarrow-Bold.ttf", "DejaVuSerifCondensed-Bold.ttf", None),
+    bold=0.37,
+    scale_labels=("1.25 mm", "400 µm", "3 mm", "70um", "0.6 mm", "20 mm"),
+    magnification_labels=("15x", "Zoom 6X", "x14", "Obj. 5x", "M 25x", "2026-12-07 22:10"),
+    text_height=(0.019, 0.052),
+    overlay_margin=(0.0, 0.041),
 )
 
 
