@@ -45,7 +45,8 @@ def detect_seeds(image: Image) -> list[Detection]:
     fit = fit_background(rgb, luma)
     if fit is None:
         return []  # no plain background: not a picture of seeds
-    sharp = pixel_strength(rgb, luma, *fit)
+    surface, ground = fit
+    sharp = pixel_strength(rgb, luma, surface, ground)
     # Averaging neighbours steadies the mask against noise; the boxes still come from the pixels.
     strength = local_mean(sharp)
     mask = fill_holes(seed_mask(strength))
@@ -98,7 +99,7 @@ def detect_seeds(image: Image) -> list[Detection]:
     segments = merge_enclosed(follow_colour_edges(segments, seed_blobs))
     if count == 0:
         return []
-    found = scored_boxes(segments, count, body, fuller, strength, thickness, min_side, rgb, blobs, fit[1])
+    found = scored_boxes(segments, count, body, fuller, strength, thickness, min_side, rgb, blobs, ground)
 
     detections = []
     for box, confidence in sorted(found, key=lambda item: (item[0][1], item[0][0])):
