@@ -8,8 +8,8 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and eleven more (`UNSEEN` to `MASKED`), each made the same
-way one round later than the one before.
+to judge it on pictures it never saw, and twelve more (`UNSEEN` to `OBSCURED`), each made the
+same way one round later than the one before.
 """
 
 from __future__ import annotations
@@ -560,6 +560,41 @@ MASKED = Style(
     magnification_labels=("15x", "Zoom 6X", "x14", "Obj. 5x", "M 25x", "2026-12-07 22:10"),
     text_height=(0.019, 0.052),
     overlay_margin=(0.0, 0.041),
+)
+
+
+# Written during the round after MASKED's run, while that round's work on the detector went on;
+# seen by nobody working on the detector.
+OBSCURED = Style(
+    camera_sizes=((768, 576), (1120, 840), (1440, 900), (1600, 1200), (1920, 1080), (2048, 1536),
+                  (2592, 1458)),
+    formats=("TIFF", "JPEG", "PNG"),
+    jpeg_quality=(56, 94),
+    noise_sigma=(0.85, 5.3),
+    blur=(0.05, 1.62),
+    vignette=(0.012, 0.36),
+    shadow=(0.018, 0.17),
+    seed_colours={
+        "barley": (206, 182, 124), "pewter": (92, 94, 100), "brick": (158, 84, 54),
+        "moss": (112, 126, 84), "linen": (228, 220, 200), "walnut": (96, 64, 42),
+        "mulberry": (96, 50, 78), "amber": (200, 146, 62),
+    },
+    seed_length=(0.046, 0.306),
+    seed_aspect=(0.31, 0.93),
+    seed_wobble=0.052,
+    seed_texture=0.1,
+    speckled=0.3,
+    bright_backgrounds=((238, 236, 232), (232, 236, 240), (244, 242, 236), (230, 232, 228)),
+    dark_backgrounds=((14, 16, 14), (26, 24, 32), (34, 30, 26), (18, 20, 26), (30, 32, 36)),
+    coloured_backgrounds=((92, 116, 156), (196, 140, 96), (100, 148, 112), (154, 128, 170),
+                          (204, 192, 126), (126, 124, 120)),
+    fonts=("LiberationSerif-BoldItalic.ttf", "DejaVuSansCondensed-Oblique.ttf",
+           "LiberationMono-Bold.ttf", "DejaVuSerif-Italic.ttf", "LiberationSans-Italic.ttf", None),
+    bold=0.35,
+    scale_labels=("1.5 mm", "250 µm", "4 mm", "90um", "0.8 mm", "15 mm"),
+    magnification_labels=("18x", "Zoom 7X", "x16", "Obj. 6x", "M 30x", "2026-12-08 00:05"),
+    text_height=(0.02, 0.051),
+    overlay_margin=(0.0, 0.042),
 )
 
 
