@@ -98,6 +98,18 @@ def seed_with_highlight(
     return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
 
 
+# FRESH at the low end of its JPEG qualities: a dark ground's noise left in 8 x 8 blocks.
+_BLOCKY = replace(FRESH, formats=("JPEG",), jpeg_quality=(52, 65))
+
+
+def test_jpegs_blocks_on_a_dark_ground_are_no_seeds() -> None:
+    # Blocks a JPEG made of a dark green ground's noise stood out from it in steps past the
+    # weak level, a few pixels past the sure one: four boxes, each fainter on the whole than
+    # what alone marks a seed (0.8 to 0.9 of it; of some 6,000 seeds, none under 1.1 times it)
+    # and small (1.5 to 3.3 times a seed's least area; the real sample washed out, kept, 920).
+    assert_picture_exactly_right(make_picture("dark", 100006, _BLOCKY))
+
+
 # Low JPEG qualities and a strong vignette: a gradient with its noise smoothed flat.
 _FLATTENED = replace(FRESH, formats=("JPEG",), jpeg_quality=(35, 60), noise_sigma=(3.0, 8.0),
                      vignette=(0.3, 0.5))

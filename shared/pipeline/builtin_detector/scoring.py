@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from shared.pipeline.builtin_detector.mask import SURE_LEVEL
 from shared.pipeline.builtin_detector.shapes import MIN_STROKE
 
 _MIN_EDGE = 0.06  # a seed's edge rises by this share of its contrast per pixel, at least
@@ -13,6 +14,7 @@ _MIN_SCORE = 0.2  # no box under this confidence: on both sets' pictures, none w
 _RING = 3  # px: the background's ring round a piece starts this far out (past its soft rim) and is as wide
 _MIN_STANDOUT = 4.0  # a seed differs from its surroundings' plane by this many times their noise
 _MAX_FLAT = 0.5  # of a piece's inner pixels, at most, the same in all three channels as the next
+_LARGE = 10  # a piece this many times a seed's least length each way is no noise, however faint
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in working pixels, right exclusive
 
@@ -61,6 +63,8 @@ def scored_boxes(
             continue  # dust
         if area > 0.5 * height * width or edges[label - 1] < _MIN_EDGE:
             continue  # no seed: more than half the frame, or a patch of uneven background
+        if contrasts[label - 1] < SURE_LEVEL and area < (_LARGE * min_side) ** 2:
+            continue  # fainter on the whole than what alone marks a seed, and small: a JPEG's blocks of noise
         if area < _MIN_BOX_FILL * box_w * box_h or (box_w > 0.9 * width and box_h > 0.9 * height):
             continue  # a box mostly of background, or of the whole frame, is no seed's
         blob = segments[rows, cols] == label
