@@ -733,3 +733,18 @@ def test_a_long_seed_tucked_under_a_round_one_is_cut_from_the_bay_s_apex() -> No
     for half in halves:
         one_seed = max(np.count_nonzero(half & round_seed), np.count_nonzero(half & long_seed))
         assert one_seed >= 0.95 * half.sum()
+
+
+def test_a_small_seed_tucked_between_two_large_ones_is_no_cap_of_either() -> None:
+    # A small seed tucked under two large ones shows an odd sliver between them, which its own
+    # ellipse fits as badly as a cap of one seed cut off by the line; but it meets each of them
+    # in notches (their union's hull is larger than theirs), as a cap and its seed never do.
+    from shared.pipeline.builtin_detector.colours import BlobColours
+    from shared.pipeline.builtin_detector.overlaps import join_pieces_of_one_seed
+
+    shape = (240, 320)
+    left, right = ellipse(shape, 106, 100, 50, 35, 0.4), ellipse(shape, 214, 100, 50, 35, -0.4)
+    tucked = ellipse(shape, 160, 110, 30, 20) & ~left & ~right
+    seeds = np.where(left, 1, np.where(right, 2, np.where(tucked, 3, 0))).astype(np.int32)
+    blob = BlobColours(np.full((*shape, 3), 0.4, np.float32), (seeds > 0).astype(np.int32))
+    assert np.array_equal(join_pieces_of_one_seed(seeds, blob), seeds)

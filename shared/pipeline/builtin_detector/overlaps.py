@@ -25,6 +25,7 @@ from shared.pipeline.builtin_detector.shapes import (
     ellipse_inside,
     ellipse_misfit,
     eroded,
+    hull_area,
     largest_pieces,
 )
 
@@ -138,12 +139,17 @@ def _joins(seg: np.ndarray, rgb: np.ndarray, origin: tuple[int, int]) -> dict[in
             if k not in misfit_of:
                 misfit_of[k] = ellipse_misfit(*pixels[k])
         p_misfit, q_misfit = misfit_of[p], misfit_of[q]
-        whole = ellipse_misfit(np.concatenate([py, qy]), np.concatenate([px, qx]))
-        fits = (whole - p_misfit - q_misfit) / smaller
+        union = np.concatenate([py, qy]), np.concatenate([px, qx])
+        fits = (ellipse_misfit(*union) - p_misfit - q_misfit) / smaller
         # A piece its own ellipse fits far worse than half an ellipse is fitted by its own is
-        # no seed (a cap of one seed cut off by the line): it joins its neighbour, first.
+        # no seed (a cap of one seed cut off by the line): it joins its neighbour, first. Not
+        # where the two meet in notches (their union's hull is larger than theirs): a cap and
+        # the rest of its seed make one convex outline, a small seed against a larger does not.
         fragment = p_misfit if len(py) == smaller else q_misfit
-        return fits - 1 if fragment > _FRAGMENT * smaller else fits
+        if fragment <= _FRAGMENT * smaller or fits - 1 >= _TWO_SEEDS_GAIN:
+            return fits  # no cap, or one fitted too badly to join even as a cap
+        notched = hull_area(*union) > hull_area(py, px) + hull_area(qy, qx)
+        return fits if notched else fits - 1
 
     gains = {pair: gain(*pair) for pair in pairs}
     while gains:

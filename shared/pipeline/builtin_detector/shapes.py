@@ -58,6 +58,16 @@ def convex_hull(blob: np.ndarray) -> ConvexHull | None:
         return None
 
 
+def hull_area(ys: np.ndarray, xs: np.ndarray) -> float:
+    """Return the area of the convex hull of pixels (rows `ys`, columns `xs`), the half pixel
+    of outline round their centres counted as in `solidity`; 0 if they are on a line."""
+    try:
+        hull = ConvexHull(np.stack([xs, ys], axis=1).astype(float))
+    except (QhullError, ValueError):
+        return 0.0
+    return float(hull.volume + hull.area / 2)
+
+
 def solidity(blob: np.ndarray, hidden: np.ndarray | None = None) -> float:
     """Return the share of its convex hull a blob fills: 1 if convex, less if it has bays.
     The hull runs through pixel centres: half a pixel of outline is missing from its area.
