@@ -8,8 +8,8 @@ frames). Everything is drawn by code from a random seed and a `Style`, the range
 pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
 other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
 `HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and twelve more (`UNSEEN` to `OBSCURED`), each made the
-same way one round later than the one before.
+to judge it on pictures it never saw, and thirteen more (`UNSEEN` to `SCREENED`), each made
+the same way one round later than the one before.
 """
 
 from __future__ import annotations
@@ -597,6 +597,40 @@ OBSCURED = Style(
     overlay_margin=(0.0, 0.042),
 )
 
+
+# Written during the round after OBSCURED's run, while that round's work on the detector went
+# on; seen by nobody working on the detector.
+SCREENED = Style(
+    camera_sizes=((832, 624), (1200, 900), (1536, 864), (1680, 1260), (1920, 1080), (2160, 1440),
+                  (2688, 1512)),
+    formats=("JPEG", "PNG", "TIFF"),
+    jpeg_quality=(57, 93),
+    noise_sigma=(0.9, 5.2),
+    blur=(0.06, 1.6),
+    vignette=(0.015, 0.35),
+    shadow=(0.02, 0.168),
+    seed_colours={
+        "oat": (214, 196, 150), "slate": (84, 90, 98), "rust": (150, 76, 44),
+        "fern": (104, 122, 74), "ivory": (232, 226, 208), "chestnut": (110, 70, 44),
+        "plum": (88, 46, 70), "honey": (206, 160, 74),
+    },
+    seed_length=(0.047, 0.305),
+    seed_aspect=(0.32, 0.93),
+    seed_wobble=0.051,
+    seed_texture=0.098,
+    speckled=0.31,
+    bright_backgrounds=((240, 238, 234), (234, 238, 242), (242, 240, 232), (228, 230, 226)),
+    dark_backgrounds=((16, 14, 12), (24, 26, 34), (32, 28, 24), (20, 22, 28), (28, 30, 34)),
+    coloured_backgrounds=((88, 120, 150), (200, 146, 100), (96, 144, 118), (150, 124, 166),
+                          (198, 188, 120), (122, 120, 116)),
+    fonts=("DejaVuSerifCondensed-Bold.ttf", "LiberationSansNarrow-BoldItalic.ttf",
+           "DejaVuSansMono-Oblique.ttf", "LiberationSerif-Regular.ttf", "DejaVuSans-Oblique.ttf", None),
+    bold=0.36,
+    scale_labels=("2.5 mm", "300 µm", "6 mm", "120um", "0.6 mm", "12 mm"),
+    magnification_labels=("22x", "Zoom 9X", "x14", "Obj. 5x", "M 35x", "2026-12-08 02:20"),
+    text_height=(0.02, 0.052),
+    overlay_margin=(0.0, 0.041),
+)
 
 @dataclass(frozen=True)
 class Picture:
