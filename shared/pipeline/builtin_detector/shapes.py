@@ -51,21 +51,28 @@ def convex_hull(blob: np.ndarray) -> ConvexHull | None:
     ys = np.flatnonzero(filled)
     first = blob[filled].argmax(axis=1)
     last = blob.shape[1] - 1 - blob[filled][:, ::-1].argmax(axis=1)
-    ys, xs = np.concatenate([ys, ys]), np.concatenate([first, last])
+    return _hull_of(np.concatenate([ys, ys]), np.concatenate([first, last]))
+
+
+def _hull_of(ys: np.ndarray, xs: np.ndarray) -> ConvexHull | None:
+    """Return the convex hull of pixel centres (rows `ys`, columns `xs`), None if on a line."""
     try:
         return ConvexHull(np.stack([xs, ys], axis=1).astype(float))
     except (QhullError, ValueError):
         return None
 
 
-def hull_area(ys: np.ndarray, xs: np.ndarray) -> float:
-    """Return the area of the convex hull of pixels (rows `ys`, columns `xs`), the half pixel
-    of outline round their centres counted as in `solidity`; 0 if they are on a line."""
-    try:
-        hull = ConvexHull(np.stack([xs, ys], axis=1).astype(float))
-    except (QhullError, ValueError):
-        return 0.0
+def _pixel_area(hull: ConvexHull) -> float:
+    """Return the area of a hull through pixel centres, with the half pixel of outline round
+    them that it misses."""
     return float(hull.volume + hull.area / 2)
+
+
+def hull_area(ys: np.ndarray, xs: np.ndarray) -> float:
+    """Return the area of the convex hull of pixels (rows `ys`, columns `xs`), their outline
+    included; 0 if they are on a line."""
+    hull = _hull_of(ys, xs)
+    return 0.0 if hull is None else _pixel_area(hull)
 
 
 def solidity(blob: np.ndarray, hidden: np.ndarray | None = None) -> float:
@@ -75,7 +82,7 @@ def solidity(blob: np.ndarray, hidden: np.ndarray | None = None) -> float:
     hull = convex_hull(blob)
     if hull is None:
         return 0.0
-    area = hull.volume + hull.area / 2
+    area = _pixel_area(hull)
     if hidden is not None:
         ys, xs = np.nonzero(hidden)
         inside = hull.equations[:, :2] @ np.stack([xs, ys]) + hull.equations[:, 2:] <= 0
