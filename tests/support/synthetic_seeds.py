@@ -3,13 +3,13 @@
 Stereo-microscope scenes of every kind the detector must handle (seeds apart, touching and
 resting on each other, cut by the frame's edge, under scale-bar and magnification overlays,
 on bright, dark and coloured backgrounds, through PNG, JPEG and TIFF at camera sizes up to
-2592x1944), and pictures that hold no seed at all (documents, gradients, textures, plain
-frames). Everything is drawn by code from a random seed and a `Style`, the ranges a set of
-pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a set made with
-other shapes, colours, fonts, placements and noise (looked at while fixing its failures), and
-`HOLDOUT` a third set with other ranges again, kept unseen until the detector's work was done,
-to judge it on pictures it never saw, and thirteen more (`UNSEEN` to `SCREENED`), each made
-the same way one round later than the one before.
+2592x1944 and 2688x1512), and pictures that hold no seed at all (documents, gradients,
+textures, plain frames). Everything is drawn by code from a random seed and a `Style`, the
+ranges a set of pictures is drawn from: `TUNING` is what the detector was tuned on, `FRESH` a
+set made with other shapes, colours, fonts, placements and noise (looked at while fixing its
+failures), and `HOLDOUT` a third set with other ranges again, kept unseen until the detector's
+work was done, to judge it on pictures it never saw, and thirteen more (`UNSEEN` to
+`SCREENED`), each made the same way one round later than the one before.
 """
 
 from __future__ import annotations
